@@ -1,0 +1,132 @@
+"""The running app through gradio_client, as an API user meets it."""
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import MNIST_SUBSET, REPO
+from gradio_client import handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+import mnist_data
+
+EXAMPLES = sorted(path for path in (REPO / "examples").iterdir() if path.suffix in {".png", ".jpg", ".webp"})
+
+
+def label_of(path) -> str:
+    return path.name.split("_")[0]
+
+
+def test_examples_exist_and_cover_every_kind():
+    import app
+
+    assert [str(path) for path in EXAMPLES] == app.EXAMPLES
+    assert len(EXAMPLES) >= 8 and all(path.is_file() for path in EXAMPLES)
+    assert len({label_of(path) for path in EXAMPLES}) >= 6
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_every_example_is_classified_correctly_by_both_models(client, path):
+    cnn, linear, preview, summary = client.predict(handle_file(str(path)), api_name="/classify")
+    assert cnn["label"] == label_of(path) and linear["label"] == label_of(path)
+    assert [c["label"] for c in cnn["confidences"]] != [] and len(cnn["confidences"]) == 10
+    assert abs(sum(c["confidence"] for c in cnn["confidences"]) - 1) < 1e-3
+    assert preview.startswith('<img src="data:image/png;base64,')
+    assert f"Both models say **{label_of(path)}**" in summary and "ms" in summary
+
+
+def test_mnist_digits_through_the_api(client, tmp_path):
+    images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
+    correct = 0
+    for index in range(100, 120):
+        path = tmp_path / f"{index}.png"
+        Image.fromarray(images[index]).save(path)
+        cnn, _, _, _ = client.predict(handle_file(str(path)), api_name="/classify")
+        correct += cnn["label"] == str(labels[index])
+    assert correct >= 19
+
+
+def test_dark_on_light_upscaled_digit(client, tmp_path):
+    images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
+    digit = Image.fromarray(255 - images[0]).resize((300, 300), Image.Resampling.BICUBIC).convert("RGB")
+    path = tmp_path / "paper.jpg"
+    digit.save(path, quality=85)
+    cnn, linear, _, _ = client.predict(handle_file(str(path)), api_name="/classify")
+    assert cnn["label"] == linear["label"] == str(labels[0])
+
+
+def sketch_layer(tmp_path, digit_index: int = 0) -> tuple[str, str]:
+    """An 800x800 transparent layer holding black ink shaped like an MNIST digit, and its label."""
+    images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
+    alpha = Image.fromarray(images[digit_index]).resize((600, 600), Image.Resampling.BICUBIC)
+    layer = np.zeros((800, 800, 4), dtype=np.uint8)
+    layer[100:700, 150:750, 3] = np.asarray(alpha)
+    path = tmp_path / f"layer{digit_index}.png"
+    Image.fromarray(layer, "RGBA").save(path)
+    return str(path), str(labels[digit_index])
+
+
+def test_classify_sketch_from_layers(client, tmp_path):
+    path, label = sketch_layer(tmp_path, 1)
+    value = {"background": None, "layers": [handle_file(path)], "composite": None}
+    cnn, linear, _, _ = client.predict(value, api_name="/classify_sketch")
+    assert cnn["label"] == linear["label"] == label
+
+
+def test_classify_sketch_from_composite_only(client, tmp_path):
+    path, label = sketch_layer(tmp_path, 2)
+    composite = tmp_path / "composite.png"
+    white = Image.new("RGBA", (800, 800), "white")
+    Image.alpha_composite(white, Image.open(path)).convert("RGB").save(composite)
+    cnn, _, _, _ = client.predict({"composite": handle_file(str(composite))}, api_name="/classify_sketch")
+    assert cnn["label"] == label
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"background": None, "layers": [], "composite": None}, {}, {"layers": None}],
+    ids=["all-none", "no-keys", "layers-none"],
+)
+def test_empty_sketch_is_a_no_digit_error(client, value):
+    with pytest.raises(AppError, match="No digit found"):
+        client.predict(value, api_name="/classify_sketch")
+
+
+@pytest.mark.parametrize("colour", ["white", "black", (128, 128, 128)], ids=str)
+def test_blank_image_is_a_no_digit_error(client, tmp_path, colour):
+    path = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), colour).save(path)
+    with pytest.raises(AppError, match="No digit found"):
+        client.predict(handle_file(str(path)), api_name="/classify")
+    cnn, _, _, _ = client.predict(handle_file(str(EXAMPLES[0])), api_name="/classify")
+    assert cnn["label"] == label_of(EXAMPLES[0])
+
+
+def readme_snippets() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    return re.findall(r"```python\n(from gradio_client.*?)```", readme, flags=re.DOTALL)
+
+
+def test_readme_client_snippets_run_against_the_app(app_url):
+    snippets = readme_snippets()
+    assert len(snippets) == 2
+    for snippet in snippets:
+        assert 'Client("http://127.0.0.1:7860/")' in snippet
+        code = snippet.replace("http://127.0.0.1:7860/", app_url)
+        result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        expected = re.findall(r"# prints: (.*)", snippet)
+        assert expected and result.stdout.strip().splitlines()[-len(expected) :] == expected
+
+
+def test_space_front_matter_matches_requirements():
+    readme = (REPO / "README.md").read_text()
+    front_matter = readme.split("---\n")[1]
+    pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), flags=re.MULTILINE)[1]
+    fields = dict(line.split(": ", 1) for line in front_matter.strip().splitlines())
+    assert fields["sdk"] == "gradio" and fields["sdk_version"] == pinned and fields["app_file"] == "app.py"
+    assert {"title", "emoji", "colorFrom", "colorTo", "license", "short_description"} <= fields.keys()
+    assert len(fields["short_description"]) <= 60

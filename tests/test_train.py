@@ -1,0 +1,145 @@
+"""train.py as a person runs it: a short real run, then every kind of bad input."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import MNIST_SUBSET, REPO, write_idx
+
+import mnist_data
+import model_defs
+import train
+
+
+def run_train(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory):
+    """800 training and 200 test images cut from the committed subset of real MNIST digits."""
+    images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
+    folder = tmp_path_factory.mktemp("mnist")
+    for prefix, part in (("train", slice(0, 800)), ("t10k", slice(800, 1000))):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images[part])
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels[part])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained_dir(small_mnist, tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("weights")
+    result = run_train("--data-dir", str(small_mnist), "--epochs", "2", "--output-dir", str(output_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "test acc" in result.stdout
+    return output_dir
+
+
+def snapshot(folder) -> dict:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
+    assert {path.name for path in trained_dir.iterdir()} == {
+        "cnn.weights.h5",
+        "linear.weights.h5",
+        "metrics.json",
+        *train.PLOT_FILES,
+    }
+    metrics = json.loads((trained_dir / "metrics.json").read_text())["models"]
+    assert list(metrics) == list(model_defs.MODEL_NAMES)
+    for name, entry in metrics.items():
+        model = model_defs.load_model(name, trained_dir)
+        assert model.count_params() == entry["parameters"] == model_defs.PARAMETER_COUNTS[name]
+        assert entry["weights_sha256"] == model_defs.file_sha256(trained_dir / model_defs.weights_file(name))
+        assert 0.0 <= entry["test_accuracy"] <= 1.0 and entry["test_loss"] > 0
+        assert entry["train_images"] == 800 and entry["test_images"] == 200
+        assert entry["recipe"]["epochs"] == 2
+        for key in ("accuracy", "loss", "val_accuracy", "val_loss"):
+            assert len(entry["history"][key]) == 2
+        assert entry["seconds_per_epoch"] > 0
+        assert sum(map(sum, entry["confusion_matrix"])) == 200
+        assert {"command", "device", "date", "versions", "backend"} <= entry.keys()
+    # Two epochs on 800 real digits already beat chance by far: the loop really trains.
+    assert metrics["cnn"]["test_accuracy"] > 0.5
+
+
+def test_weights_hold_no_optimizer_state(trained_dir):
+    assert (trained_dir / "cnn.weights.h5").stat().st_size < 1.05 * 4 * model_defs.PARAMETER_COUNTS["cnn"] + 50_000
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "resnet"], "argument --model: invalid choice: 'resnet'"),
+        (["--epochs", "0"], "argument --epochs: must be positive, got 0"),
+        (["--batch-size", "-3"], "argument --batch-size: must be positive, got -3"),
+        (["--epochs", "ten"], "argument --epochs: 'ten' is not a whole number"),
+    ],
+)
+def test_bad_arguments_end_with_one_line(args, message, trained_dir, capsys):
+    before = snapshot(trained_dir)
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*args, "--output-dir", str(trained_dir)])
+    assert exit_info.value.code != 0
+    error = capsys.readouterr().err
+    assert error.strip().count("\n") == 0 and message in error
+    assert snapshot(trained_dir) == before
+
+
+def test_corrupt_data_ends_with_one_line(small_mnist, trained_dir, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(small_mnist, broken)
+    (broken / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not really gzip")
+    before = snapshot(trained_dir)
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--data-dir", str(broken), "--output-dir", str(trained_dir)])
+    error = str(exit_info.value.code)
+    assert error.startswith("train.py: error: ") and "train-images-idx3-ubyte.gz" in error and "\n" not in error
+    assert snapshot(trained_dir) == before
+
+
+def test_unwritable_output_dir_ends_with_one_line(small_mnist, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--data-dir", str(small_mnist), "--output-dir", str(blocker / "weights")])
+    assert str(exit_info.value.code).startswith(f"train.py: error: cannot write to output dir {blocker / 'weights'}")
+
+
+def test_failed_upload_leaves_local_files_and_merges_metrics(small_mnist, trained_dir, tmp_path):
+    output_dir = tmp_path / "weights"
+    shutil.copytree(trained_dir, output_dir)
+    cnn_before = (output_dir / "cnn.weights.h5").read_bytes()
+    result = run_train(
+        "--model",
+        "linear",
+        "--epochs",
+        "1",
+        "--data-dir",
+        str(small_mnist),
+        "--output-dir",
+        str(output_dir),
+        "--push-to-hub",
+        "someone/digit-studio",
+        env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_not_a_real_token", "HF_HUB_DISABLE_TELEMETRY": "1"},
+    )
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("train.py: error: upload to someone/digit-studio failed")
+    assert "files in" in last_line and "are unchanged" in last_line
+    assert (output_dir / "cnn.weights.h5").read_bytes() == cnn_before
+    metrics = json.loads((output_dir / "metrics.json").read_text())["models"]
+    assert metrics["linear"]["recipe"]["epochs"] == 1 and metrics["cnn"]["recipe"]["epochs"] == 2
+    for name in model_defs.MODEL_NAMES:
+        model_defs.load_model(name, output_dir)

@@ -1,0 +1,392 @@
+"""Train the CNN and the dense network on MNIST and write the weights the app serves.
+
+    python train.py                                  # both models, the recipe of weights/
+    python train.py --model cnn --epochs 5 --output-dir /tmp/w
+    python train.py --data-dir ../shared/mnist       # local IDX files instead of the download
+    python train.py --push-to-hub user/mnist-studio  # then upload weights, metrics and a model card
+
+Writes to --output-dir (default weights/): cnn.weights.h5, linear.weights.h5 (no optimizer
+state), metrics.json, and the plots curves.png, confusion_cnn.png, confusion_linear.png.
+Each file is written under a temporary name and renamed into place, metrics.json last, so an
+interrupted run leaves the previous files as they were.
+
+The default recipe (Adam, cosine decay, random rotation/zoom/shift, dropout; seed 0) reaches
+about 99.65% test accuracy for the CNN and 98.5% for the dense network. On a 2-core CPU with the
+TensorFlow backend it takes about 18 minutes (CNN ~27 s/epoch x 30, dense ~5 s/epoch x 40).
+It runs unchanged on any Keras 3 backend: KERAS_BACKEND=jax python train.py uses a GPU when
+JAX sees one, and data-parallel training over all GPUs when it sees several.
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+import mnist_data
+import model_defs
+
+RECIPES = {
+    "cnn": {"epochs": 30, "batch_size": 128, "learning_rate": 2e-3, "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1},
+    "linear": {
+        "epochs": 40,
+        "batch_size": 128,
+        "learning_rate": 2e-3,
+        "rotation_degrees": 8,
+        "zoom": 0.08,
+        "shift": 0.08,
+    },
+}
+PLOT_FILES = ("curves.png", "confusion_cnn.png", "confusion_linear.png")
+
+
+class UsageError(Exception):
+    """Something the person running train.py can fix; printed as one line."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"train.py: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = OneLineParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", choices=(*model_defs.MODEL_NAMES, "all"), default="all")
+    parser.add_argument("--epochs", type=positive_int, help="default: the model's recipe (cnn 30, linear 40)")
+    parser.add_argument("--batch-size", type=positive_int, help="default: 128")
+    parser.add_argument(
+        "--data-dir", help="folder with the four MNIST .gz IDX files (default: $MNIST_DIR, else download)"
+    )
+    parser.add_argument("--output-dir", default=str(model_defs.WEIGHTS_DIR))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--subset", type=positive_int, help="use only the first N training and test images (for quick checks)"
+    )
+    parser.add_argument(
+        "--push-to-hub", metavar="REPO_ID", help="upload the output dir to this Hugging Face model repo"
+    )
+    return parser.parse_args(argv)
+
+
+def check_writable(output_dir: Path) -> None:
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output_dir):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write to output dir {output_dir}: {error.strerror or error}") from None
+
+
+def prepare(images: np.ndarray) -> np.ndarray:
+    """uint8 N x 28 x 28 -> float32 N x 28 x 28 x 1 in [0, 1], as the app feeds the models."""
+    return (images.astype("float32") / 255.0)[..., None]
+
+
+def augmenter(recipe: dict) -> keras.Sequential:
+    """Random rotation, zoom and shift, active only while training."""
+    return keras.Sequential(
+        [
+            layers.RandomRotation(recipe["rotation_degrees"] / 360, fill_mode="constant"),
+            layers.RandomZoom(recipe["zoom"], fill_mode="constant"),
+            layers.RandomTranslation(recipe["shift"], recipe["shift"], fill_mode="constant"),
+        ],
+        name="augment",
+    )
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def device_description() -> str:
+    accelerators = [d for d in keras.distribution.list_devices() if not d.lower().startswith("cpu")]
+    if accelerators:
+        return f"{len(accelerators)} x {accelerators[0].split(':')[0].upper()} ({keras.backend.backend()})"
+    return f"CPU, {os.cpu_count()} cores ({keras.backend.backend()})"
+
+
+def use_all_accelerators() -> None:
+    """Data-parallel training across several GPUs/TPUs through Keras's distribution API."""
+    accelerators = [d for d in keras.distribution.list_devices() if not d.lower().startswith("cpu")]
+    if len(accelerators) > 1:
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=accelerators))
+
+
+def train_one(model_name: str, args, train, test) -> tuple[keras.Model, dict]:
+    recipe = dict(RECIPES[model_name])
+    recipe["epochs"] = args.epochs or recipe["epochs"]
+    recipe["batch_size"] = args.batch_size or recipe["batch_size"]
+    (x_train, y_train), (x_test, y_test) = train, test
+    keras.utils.set_random_seed(args.seed)
+
+    model = model_defs.build(model_name)
+    inputs = keras.Input(shape=model_defs.INPUT_SHAPE)
+    trainer = keras.Model(inputs, model(augmenter(recipe)(inputs)), name=f"{model_name}_training")
+    steps = recipe["epochs"] * int(np.ceil(len(x_train) / recipe["batch_size"]))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=recipe["learning_rate"] / 10,
+        decay_steps=steps,
+        warmup_target=recipe["learning_rate"],
+        warmup_steps=steps // 20,
+    )
+    trainer.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    print(
+        f"\n== {model_defs.MODEL_TITLES[model_name]}: {model.count_params():,} parameters, "
+        f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, {len(x_train):,} training images"
+    )
+    timer = EpochTimer()
+    history = trainer.fit(
+        x_train,
+        y_train,
+        batch_size=recipe["batch_size"],
+        epochs=recipe["epochs"],
+        validation_data=(x_test, y_test),
+        callbacks=[timer],
+        verbose=2,
+    )
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
+    predictions = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
+    confusion = np.zeros((model_defs.NUM_CLASSES, model_defs.NUM_CLASSES), dtype=int)
+    np.add.at(confusion, (y_test, predictions), 1)
+    # The first epoch also compiles the graph; later epochs show the steady pace.
+    steady = timer.seconds[1:] or timer.seconds
+    metrics = {
+        "title": model_defs.MODEL_TITLES[model_name],
+        "parameters": model.count_params(),
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "test_images": len(x_test),
+        "train_images": len(x_train),
+        "seconds_per_epoch": round(float(np.mean(steady)), 2),
+        "total_training_seconds": round(float(np.sum(timer.seconds)), 1),
+        "recipe": recipe,
+        "seed": args.seed,
+        "history": {key: [round(float(v), 5) for v in values] for key, values in history.history.items()},
+        "confusion_matrix": confusion.tolist(),
+    }
+    return model, metrics
+
+
+def environment() -> dict:
+    backend = keras.backend.backend()
+    backend_package = {"tensorflow": "tensorflow-cpu", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__}
+    for package in (backend_package, "tensorflow"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+            break
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return {
+        "command": " ".join(["python", *sys.argv]),
+        "backend": backend,
+        "device": device_description(),
+        "versions": versions,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def load_metrics(output_dir: Path) -> dict:
+    path = output_dir / model_defs.METRICS_FILE
+    if not path.exists():
+        return {"models": {}}
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return {"models": {}}
+
+
+def write_atomically(path: Path, write) -> None:
+    """Call write(tmp_path) on a temporary file beside path, then rename it into place."""
+    tmp = path.with_name(f".{os.getpid()}.tmp.{path.name}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_outputs(output_dir: Path, trained: dict[str, tuple[keras.Model, dict]]) -> dict:
+    """Write weights, then plots, then metrics.json (last, so it never names weights that are not there)."""
+    metrics = load_metrics(output_dir)
+    run = environment()
+    for model_name, (model, model_metrics) in trained.items():
+        path = output_dir / model_defs.weights_file(model_name)
+        write_atomically(path, model.save_weights)
+        metrics["models"][model_name] = {**model_metrics, **run, "weights_sha256": model_defs.file_sha256(path)}
+    metrics["models"] = {name: metrics["models"][name] for name in model_defs.MODEL_NAMES if name in metrics["models"]}
+    plot_metrics(metrics, output_dir)
+    write_atomically(
+        output_dir / model_defs.METRICS_FILE, lambda tmp: tmp.write_text(json.dumps(metrics, indent=1) + "\n")
+    )
+    return metrics
+
+
+def plot_metrics(metrics: dict, output_dir: Path) -> None:
+    """Accuracy and loss per epoch for every model, and one confusion matrix per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = metrics["models"]
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=100)
+    for model_name, entry in models.items():
+        history = entry["history"]
+        epochs = range(1, len(history["loss"]) + 1)
+        for axis, key in zip(axes, ("accuracy", "loss"), strict=True):
+            (line,) = axis.plot(epochs, history[f"val_{key}"], label=f"{model_name} test")
+            axis.plot(
+                epochs, history[key], "--", color=line.get_color(), alpha=0.6, label=f"{model_name} train (augmented)"
+            )
+    axes[0].set_ylim(0.95, 1.0)
+    axes[1].set_ylim(0, 0.2)
+    for axis, key in zip(axes, ("accuracy", "loss"), strict=True):
+        axis.set_title(f"{key} per epoch")
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    save_figure(figure, output_dir / "curves.png")
+
+    for model_name, entry in models.items():
+        confusion = np.array(entry["confusion_matrix"])
+        figure, axis = plt.subplots(figsize=(5.2, 4.6), dpi=100)
+        # Log scale so the few mistakes stay visible beside the ~1,000 correct answers per digit.
+        axis.imshow(np.log1p(confusion), cmap="Blues")
+        for (row, column), count in np.ndenumerate(confusion):
+            if count:
+                color = "white" if row == column else "black"
+                axis.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
+        axis.set_xticks(range(10))
+        axis.set_yticks(range(10))
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("true")
+        axis.set_title(f"{entry['title']}: {entry['test_accuracy']:.2%} correct")
+        save_figure(figure, output_dir / f"confusion_{model_name}.png")
+
+
+def save_figure(figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    write_atomically(path, lambda tmp: figure.savefig(tmp, format="png"))
+    plt.close(figure)
+
+
+def print_table(metrics: dict) -> None:
+    header = f"{'model':<8} {'parameters':>10} {'test acc':>9} {'test loss':>9} {'s/epoch':>8}  device"
+    print("\n" + header + "\n" + "-" * len(header))
+    for model_name, entry in metrics["models"].items():
+        print(
+            f"{model_name:<8} {entry['parameters']:>10,} {entry['test_accuracy']:>9.2%} "
+            f"{entry['test_loss']:>9.4f} {entry['seconds_per_epoch']:>8.1f}  {entry['device']}"
+        )
+
+
+MODEL_CARD = """---
+library_name: keras
+license: cc-by-sa-3.0
+datasets: [mnist]
+tags: [image-classification, mnist, keras]
+---
+# Handwritten-digit studio weights
+
+Weights for the two Keras 3 models of the handwritten-digit studio: a LeNet-style CNN and a
+plain dense network, trained on the 60,000 MNIST training images by `train.py`.
+Build the architectures with `model_defs.build_cnn()` / `build_linear()` and load these files
+with `model.load_weights(...)`; `metrics.json` holds each file's sha256.
+
+| model | parameters | test accuracy (10,000 images) |
+|---|---|---|
+{rows}
+"""
+
+
+def push_to_hub(repo_id: str, output_dir: Path, metrics: dict) -> None:
+    import huggingface_hub
+
+    rows = "\n".join(
+        f"| {entry['title']} | {entry['parameters']:,} | {entry['test_accuracy']:.2%} |"
+        for entry in metrics["models"].values()
+    )
+    api = huggingface_hub.HfApi()
+    try:
+        api.create_repo(repo_id, repo_type="model", exist_ok=True)
+        api.upload_file(
+            path_or_fileobj=MODEL_CARD.format(rows=rows).encode(), path_in_repo="README.md", repo_id=repo_id
+        )
+        api.upload_folder(
+            folder_path=str(output_dir),
+            repo_id=repo_id,
+            allow_patterns=[
+                *(model_defs.weights_file(n) for n in model_defs.MODEL_NAMES),
+                model_defs.METRICS_FILE,
+                *PLOT_FILES,
+            ],
+            commit_message="Upload weights from train.py",
+        )
+    except Exception as error:  # network down, no token, no permission: all end the same way
+        reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+        raise UsageError(f"upload to {repo_id} failed ({reason}); the files in {output_dir} are unchanged") from None
+    print(f"uploaded to https://huggingface.co/{repo_id}")
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    output_dir = Path(args.output_dir)
+    try:
+        check_writable(output_dir)
+        (x_train, y_train), (x_test, y_test) = mnist_data.load_mnist(args.data_dir)
+        if args.subset:
+            x_train, y_train, x_test, y_test = (
+                x_train[: args.subset],
+                y_train[: args.subset],
+                x_test[: args.subset],
+                y_test[: args.subset],
+            )
+        use_all_accelerators()
+        names = model_defs.MODEL_NAMES if args.model == "all" else (args.model,)
+        train, test = (prepare(x_train), y_train), (prepare(x_test), y_test)
+        trained = {name: train_one(name, args, train, test) for name in names}
+        check_writable(output_dir)
+        metrics = save_outputs(output_dir, trained)
+        print_table(metrics)
+        if args.push_to_hub:
+            push_to_hub(args.push_to_hub, output_dir, metrics)
+    except (UsageError, mnist_data.DataError) as error:
+        sys.exit(f"train.py: error: {error}")
+
+
+if __name__ == "__main__":
+    main()
