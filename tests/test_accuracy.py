@@ -4,12 +4,14 @@ import json
 
 import numpy as np
 import pytest
-from conftest import MNIST_SUBSET, classify_batch
 
 import mnist_data
 import model_defs
+from conftest import MNIST_SUBSET, classify_batch
 
 REQUIRED_ACCURACY = {"cnn": 0.995, "linear": 0.983}
+# 1,000 images measure accuracy to about +-0.3 points, so the subset's bar sits below the full set's.
+REQUIRED_SUBSET_ACCURACY = {"cnn": 0.99, "linear": 0.975}
 METRICS = json.loads((model_defs.WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())["models"]
 
 
@@ -27,7 +29,8 @@ def test_committed_subset_accuracy(name, committed_models):
     """Runs on a fresh clone without ../shared: the first 1,000 MNIST test images, committed in tests/data."""
     images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
     accuracy = np.mean(classify_batch(committed_models[name], images) == labels)
-    assert accuracy >= REQUIRED_ACCURACY[name]
+    assert len(labels) == 1000
+    assert accuracy >= REQUIRED_SUBSET_ACCURACY[name]
 
 
 @pytest.mark.parametrize("name", model_defs.MODEL_NAMES)
