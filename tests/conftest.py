@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -62,19 +63,21 @@ def free_port() -> int:
 def start_app(env: dict | None = None, timeout: float = 120) -> tuple[subprocess.Popen, str]:
     """Start `python app.py` as a person would, on a free port; returns the process and its URL."""
     port = free_port()
+    log = tempfile.TemporaryFile("w+")  # not a pipe: Gradio logs each refused request, and a full pipe stalls the app
     process = subprocess.Popen(
         [sys.executable, "app.py"],
         cwd=REPO,
         env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), **(env or {})},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"app.py exited with {process.returncode}: {process.stderr.read()[-3000:]}")
+            log.seek(0)
+            raise RuntimeError(f"app.py exited with {process.returncode}: {log.read()[-3000:]}")
         try:
             with urllib.request.urlopen(url + "config", timeout=2):
                 return process, url

@@ -52,3 +52,12 @@ def test_tampered_weights_are_refused(tmp_path):
     with pytest.raises(model_defs.WeightsError, match="cnn.weights.h5: sha256 .* refusing to load it"):
         model_defs.load_model("cnn", tmp_path)
     model_defs.load_model("linear", tmp_path)
+
+
+@pytest.mark.parametrize("name", model_defs.MODEL_NAMES)
+def test_committed_weights_come_from_the_default_recipe(name):
+    """`python train.py` with defaults regenerates these weights: same recipe, same seed, full data."""
+    import train
+
+    assert METRICS[name]["recipe"] == train.RECIPES[name]
+    assert METRICS[name]["seed"] == train.parse_args([]).seed

@@ -6,12 +6,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import MNIST_SUBSET, REPO
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 import mnist_data
+from conftest import MNIST_SUBSET, REPO
 
 EXAMPLES = sorted(path for path in (REPO / "examples").iterdir() if path.suffix in {".png", ".jpg", ".webp"})
 
@@ -120,13 +120,3 @@ def test_readme_client_snippets_run_against_the_app(app_url):
         assert result.returncode == 0, result.stderr[-2000:]
         expected = re.findall(r"# prints: (.*)", snippet)
         assert expected and result.stdout.strip().splitlines()[-len(expected) :] == expected
-
-
-def test_space_front_matter_matches_requirements():
-    readme = (REPO / "README.md").read_text()
-    front_matter = readme.split("---\n")[1]
-    pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), flags=re.MULTILINE)[1]
-    fields = dict(line.split(": ", 1) for line in front_matter.strip().splitlines())
-    assert fields["sdk"] == "gradio" and fields["sdk_version"] == pinned and fields["app_file"] == "app.py"
-    assert {"title", "emoji", "colorFrom", "colorTo", "license", "short_description"} <= fields.keys()
-    assert len(fields["short_description"]) <= 60

@@ -2,9 +2,9 @@ import gzip
 
 import numpy as np
 import pytest
-from conftest import write_idx
 
 import mnist_data
+from conftest import write_idx
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import MNIST_SUBSET, REPO, write_idx
 
 import mnist_data
 import model_defs
 import train
+from conftest import MNIST_SUBSET, REPO, write_idx
 
 
 def run_train(*args, env=None) -> subprocess.CompletedProcess:

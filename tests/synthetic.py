@@ -1,0 +1,193 @@
+"""Realistic synthetic inputs with known labels, for the preprocessing tests and the app's examples.
+
+Sketches are drawn from hand-made stroke paths (with the jitter, slant and rotation of a hand);
+scans and photos carry real MNIST test digits. ``make(kind, label, seed)`` returns a PIL image
+and ``sketch_value(layer)`` wraps a transparent layer as Gradio's Sketchpad would send it.
+"""
+
+import io
+import math
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+import mnist_data
+
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "mnist"
+DARK_MODE_BACKGROUND = (39, 39, 42)
+EXIF_ORIENTATION = 0x0112
+ROTATE_90_CW = 6  # EXIF: the stored pixels must be turned 90 degrees clockwise to be seen upright
+
+
+def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> list[tuple[float, float]]:
+    """Points along an ellipse, angles in degrees with y pointing down (90 is the bottom)."""
+    angles = np.radians(np.linspace(start, end, max(8, int(abs(end - start) / 10))))
+    return list(zip(cx + rx * np.cos(angles), cy + ry * np.sin(angles), strict=True))
+
+
+# Each digit as strokes in a unit box (x right, y down), the way people write them.
+STROKES = {
+    0: [arc(0.5, 0.5, 0.45, 0.5, -100, 268)],
+    1: [[(0.62, 0.0), (0.4, 1.0)]],
+    2: [arc(0.5, 0.28, 0.42, 0.28, 190, 400) + [(0.05, 1.0), (0.97, 0.98)]],
+    3: [arc(0.48, 0.26, 0.4, 0.26, 205, 450) + arc(0.48, 0.75, 0.46, 0.25, 270, 510)],
+    4: [[(0.28, 0.0), (0.05, 0.6), (0.97, 0.6)], [(0.72, 0.05), (0.7, 1.0)]],
+    5: [[(0.92, 0.02), (0.22, 0.0), (0.16, 0.45)] + arc(0.5, 0.7, 0.42, 0.3, 220, 505)],
+    6: [arc(0.95, 0.75, 0.8, 0.75, 255, 180) + arc(0.52, 0.73, 0.37, 0.27, 180, 535)],
+    7: [[(0.02, 0.03), (0.97, 0.0), (0.38, 1.0)]],
+    8: [arc(0.5, 0.25, 0.33, 0.25, 90, 450), arc(0.5, 0.73, 0.4, 0.27, 270, 630)],
+    9: [arc(0.5, 0.28, 0.42, 0.28, 0, 362) + [(0.9, 0.3), (0.82, 1.0)]],
+}
+
+
+def stroke_mask(
+    label: int,
+    size: tuple[int, int],
+    height: float,
+    centre: tuple[float, float],
+    pen_width: float,
+    rng: np.random.Generator,
+    supersample: int = 4,
+) -> Image.Image:
+    """A hand-drawn digit as an anti-aliased 8-bit mask (255 = ink) of the given size."""
+    slant, angle = rng.uniform(-0.25, 0.1), math.radians(rng.uniform(-6, 6))
+    width = height * rng.uniform(0.55, 0.7)
+    big = Image.new("L", (size[0] * supersample, size[1] * supersample))
+    draw = ImageDraw.Draw(big)
+    for stroke in STROKES[label]:
+        points = np.array(stroke) - 0.5
+        wobble = rng.normal(0, 0.015, (2, 2))  # a slow drift along the stroke, not per-point noise
+        points += np.linspace(wobble[0], wobble[1], len(points)) + rng.normal(0, 0.004, points.shape)
+        x = points[:, 0] * width - slant * points[:, 1] * height
+        y = points[:, 1] * height
+        x, y = x * math.cos(angle) - y * math.sin(angle), x * math.sin(angle) + y * math.cos(angle)
+        xy = [((centre[0] + px) * supersample, (centre[1] + py) * supersample) for px, py in zip(x, y, strict=True)]
+        radius = pen_width * supersample / 2
+        draw.line(xy, fill=255, width=round(2 * radius), joint="curve")
+        for px, py in (xy[0], xy[-1]):  # round pen tips
+            draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
+    return big.resize(size, Image.Resampling.BOX)
+
+
+@cache
+def mnist_test_set(data_dir: Path = MNIST_DIR) -> tuple[np.ndarray, np.ndarray]:
+    return mnist_data.load_test_from_dir(data_dir)
+
+
+def mnist_digit(label: int, seed: int) -> np.ndarray:
+    """The seed-th MNIST test digit of this label, 28x28 uint8, white on black."""
+    images, labels = mnist_test_set()
+    return images[np.flatnonzero(labels == label)[seed]]
+
+
+def mnist_mask(label: int, seed: int, height: int) -> Image.Image:
+    """An MNIST digit enlarged to `height` px as a smooth pen-like mask (bicubic, then a soft threshold)."""
+    digit = Image.fromarray(mnist_digit(label, seed))
+    big = np.asarray(digit.resize((height * 28 // 20,) * 2, Image.Resampling.BICUBIC), np.float32)
+    return Image.fromarray(np.clip((big - 64) * 2.5, 0, 255).astype(np.uint8))
+
+
+def on_canvas(mask: Image.Image, size: tuple[int, int], corner: tuple[int, int], paper, ink) -> Image.Image:
+    """Paint a mask in `ink` colour onto a plain `paper` canvas."""
+    canvas = Image.new("RGB", size, paper)
+    canvas.paste(Image.new("RGB", mask.size, ink), corner, mask)
+    return canvas
+
+
+def jpeg(image: Image.Image, quality: int, exif: Image.Exif | None = None) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, exif=exif or Image.Exif())
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def photograph(mask: Image.Image | None, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """Ballpoint-blue ink (or none) on off-white paper lit from one side, with a vignette, grain and a soft focus."""
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width] / max(size)
+    direction = rng.uniform(0, 2 * math.pi)
+    slope = math.cos(direction) * x + math.sin(direction) * y
+    vignette = (x - x.mean()) ** 2 + (y - y.mean()) ** 2
+    light = 1 - 0.3 * (slope - slope.min()) / (slope.max() - slope.min()) - 0.3 * vignette
+    paper = np.array([242, 236, 214]) * light[..., None]
+    paper += rng.normal(0, 5, (height, width, 1)) + rng.normal(0, 2, (height, width, 3))
+    placed = Image.new("L", size)
+    if mask is not None:
+        placed.paste(mask, ((width - mask.width) // 2 + int(rng.integers(-40, 40)), (height - mask.height) // 2))
+    alpha = np.asarray(placed)[..., None] / 255
+    photo = paper * (1 - alpha) + np.array([35, 40, 85]) * alpha
+    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1))
+
+
+def mnist_image(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
+    return Image.fromarray(mnist_digit(label, seed))
+
+
+def transparent_sketch(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
+    """A Sketchpad layer: a black 18 px brush on a transparent 800x800 canvas."""
+    mask = stroke_mask(label, (800, 800), rng.uniform(450, 600), (400 + rng.uniform(-60, 60), 400), 18, rng)
+    layer = Image.new("RGBA", mask.size, (0, 0, 0, 0))
+    layer.paste(Image.new("RGBA", mask.size, (0, 0, 0, 255)), (0, 0), mask)
+    return layer
+
+
+def thin_pen(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
+    """A 2-3 px pen on a white 800x800 canvas, the digit 450-600 px tall."""
+    mask = stroke_mask(label, (800, 800), rng.uniform(450, 600), (400, 400), rng.uniform(2, 3), rng)
+    return on_canvas(mask, (800, 800), (0, 0), "white", "black")
+
+
+def dark_mode(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
+    """The composite of a dark-theme Sketchpad: light ink on dark grey, opaque."""
+    mask = stroke_mask(label, (800, 800), rng.uniform(400, 550), (400, 420), 12, rng)
+    return on_canvas(mask, (800, 800), (0, 0), DARK_MODE_BACKGROUND, (230, 230, 235))
+
+
+def small_in_scan(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
+    """A ~40 px digit far from the centre of a white 1200x900 scan."""
+    corner = (int(rng.integers(700, 1100)), int(rng.integers(80, 300)))
+    return jpeg(on_canvas(mnist_mask(label, seed, 40), (1200, 900), corner, "white", (40, 40, 40)), 90)
+
+
+def paper_photo(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
+    """A 600x800 photo of a digit on shaded paper, saved as a JPEG of quality 70."""
+    return jpeg(photograph(mnist_mask(label, seed, 300), (600, 800), rng), 70)
+
+
+def phone_photo_exif(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
+    """A phone photo whose pixels are stored sideways, with the EXIF tag that says how to turn them upright."""
+    upright = photograph(mnist_mask(label, seed, 450), (900, 1200), rng)
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = ROTATE_90_CW
+    return jpeg(upright.transpose(Image.Transpose.ROTATE_90), 80, exif)
+
+
+MAKERS = {
+    "mnist": mnist_image,
+    "transparent_sketch": transparent_sketch,
+    "thin_pen": thin_pen,
+    "small_in_scan": small_in_scan,
+    "paper_photo": paper_photo,
+    "dark_mode": dark_mode,
+    "phone_photo_exif": phone_photo_exif,
+}
+KINDS = tuple(MAKERS)
+MNIST_KINDS = ("mnist", "small_in_scan", "paper_photo", "phone_photo_exif")
+
+
+def make(kind: str, label: int, seed: int = 0) -> Image.Image:
+    """One synthetic input of this kind showing digit `label`; the same seed gives the same image.
+
+    For the MNIST-based kinds, `seed` picks which test digit of that label is used.
+    """
+    if kind not in MAKERS:
+        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    return MAKERS[kind](label, seed, np.random.default_rng([KINDS.index(kind), label, seed]))
+
+
+def sketch_value(layer: Image.Image, dark: bool = False) -> dict:
+    """A Sketchpad value around one RGBA layer: opaque background, the layer, and their composite."""
+    background = Image.new("RGBA", layer.size, DARK_MODE_BACKGROUND if dark else "white")
+    composite = Image.alpha_composite(background, layer)
+    return {"background": np.asarray(background), "layers": [np.asarray(layer)], "composite": np.asarray(composite)}

@@ -1,0 +1,83 @@
+"""The real page in Debian's Chromium: draw with the mouse, clear, draw again, upload."""
+
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SEVEN = [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)]
+ONE = [(0.5, 0.1), (0.5, 0.9)]
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash tests/setup.sh` (installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(30_000)
+            page.goto(app_url)
+            page.wait_for_selector("#sketchpad canvas")
+            yield page
+        finally:
+            browser.close()
+
+
+def draw(page, points: list[tuple[float, float]]) -> None:
+    """One mouse stroke through points given as fractions of the drawing area."""
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    side = min(box["width"], box["height"]) * 0.7
+    left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    page.mouse.move(left + points[0][0] * side, top + points[0][1] * side)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(left + x * side, top + y * side, steps=10)
+    page.mouse.up()
+
+
+def expect_both_models_say(page, digit: int) -> None:
+    page.locator("#summary", has_text=f"Both models say {digit}.").wait_for()
+    for label in ("#cnn_label", "#linear_label"):
+        assert page.locator(f"{label} h2").inner_text().strip() == str(digit)
+    assert page.locator("#preview img").count() == 1
+
+
+def test_first_stroke_draws_and_both_models_name_it(page):
+    assert page.locator("#summary").inner_text().startswith("Draw a digit")
+    draw(page, SEVEN)
+    expect_both_models_say(page, 7)
+
+
+def test_drawing_works_again_after_clearing(page):
+    page.get_by_role("button", name="Clear", exact=True).click()
+    page.locator("#summary", has_text="Draw a digit").wait_for()
+    draw(page, ONE)
+    expect_both_models_say(page, 1)
+
+
+def test_clearing_the_canvas_from_its_toolbar_then_drawing(page):
+    page.locator("#sketchpad button[aria-label='Clear canvas']").click()
+    page.locator("#summary", has_text="Draw a digit").wait_for()
+    draw(page, SEVEN)
+    expect_both_models_say(page, 7)
+
+
+def test_upload_an_example_file(page):
+    example = sorted((REPO / "examples").glob("*_paper_photo.jpg"))[0]
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type=file]").set_input_files(str(example))
+    expect_both_models_say(page, int(example.name[0]))

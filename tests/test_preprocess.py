@@ -1,0 +1,187 @@
+"""The preprocessing against inputs whose answer is known.
+
+Every kind of synthetic input (tests/synthetic.py) must come out as MNIST's digits are: 28x28 float32
+in [0, 1], white on black, the longer side 20 px, the centre of mass at the centre, strokes as wide and
+as solid as MNIST's; the committed CNN must read each one correctly; empty or broken input must raise
+the errors the app shows.
+"""
+
+import functools
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import preprocess
+import synthetic
+
+HAVE_MNIST = (synthetic.MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file()
+needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=f"the MNIST test set is not in {synthetic.MNIST_DIR}")
+# three digits of each kind, different from kind to kind, so that every digit is drawn somewhere
+KIND_LABELS = [(kind, (3 * index + offset) % 10) for index, kind in enumerate(synthetic.KINDS) for offset in (0, 4, 8)]
+CASES = [
+    pytest.param(kind, label, marks=needs_mnist if kind in synthetic.MNIST_KINDS else ()) for kind, label in KIND_LABELS
+]
+
+
+@functools.cache
+def synthetic_output(kind: str, label: int) -> np.ndarray:
+    return preprocess.preprocess_image(synthetic.make(kind, label))
+
+
+def assert_mnist_like(digit: np.ndarray) -> None:
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert digit.min() >= 0 and digit.max() == pytest.approx(1.0)
+    rows, columns = np.flatnonzero((digit > 0.05).any(axis=1)), np.flatnonzero((digit > 0.05).any(axis=0))
+    assert 19 <= max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1 <= 21
+    indices = np.arange(28)
+    centre = (digit.sum(axis=1) @ indices / digit.sum(), digit.sum(axis=0) @ indices / digit.sum())
+    assert np.allclose(centre, 14, atol=1.0), centre
+    # MNIST's 1st to 99th percentiles: 4% to 24% of the field is stroke; its median ink pixel is 0.6 or more
+    assert 0.04 <= (digit > 0.5).mean() <= 0.25
+    assert np.median(digit[digit > 0.1]) >= 0.6, "strokes are faint, not solid"
+
+
+@pytest.mark.parametrize(("kind", "label"), CASES)
+def test_every_kind_comes_out_like_mnist(kind, label):
+    assert_mnist_like(synthetic_output(kind, label))
+
+
+@pytest.mark.parametrize("label", [1, 4, 8])
+def test_a_sketchpad_layer_is_read_from_its_alpha(label):
+    layer = synthetic.make("transparent_sketch", label)
+    digit = preprocess.preprocess_sketch(synthetic.sketch_value(layer))
+    assert_mnist_like(digit)
+    assert np.array_equal(digit, preprocess.preprocess_image(layer))
+
+
+def test_a_thin_pen_is_thickened_to_mnist_width():
+    image = synthetic.make("thin_pen", 2)
+    assert (np.asarray(image.convert("L")) < 128).mean() < 0.01  # a hairline on the canvas
+    # at least as much solid stroke as the thinnest 5% of MNIST's 2s have
+    assert (preprocess.preprocess_image(image) > 0.5).sum() >= 72
+
+
+@needs_mnist
+def test_mnist_digits_come_back_nearly_unchanged():
+    images, labels = synthetic.mnist_test_set()
+    differences = [
+        np.abs(preprocess.preprocess_image(Image.fromarray(image)) - image / np.float32(255)).mean()
+        for image in images[:50]
+    ]
+    # most come back as they were; the thinnest get a little thicker
+    assert np.mean(differences) < 0.03 and max(differences) < 0.1
+
+
+@needs_mnist
+def test_the_phone_photo_is_turned_upright_by_its_exif_tag():
+    photo = synthetic.make("phone_photo_exif", 1)
+    assert photo.width > photo.height  # the pixels lie on their side
+    digit = synthetic_output("phone_photo_exif", 1)
+    rows, columns = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    assert rows[-1] - rows[0] > 2 * (columns[-1] - columns[0])  # a standing 1, not a lying one
+
+
+def test_a_few_specks_do_not_move_the_digit():
+    ink = np.asarray(synthetic.make("transparent_sketch", 7), np.float32)[..., 3] / 255
+    speckled = ink.copy()
+    speckled[[20, 30, 780, 790], [15, 770, 25, 760]] = 1.0
+    assert np.abs(preprocess.to_mnist(speckled) - preprocess.to_mnist(ink)).max() < 0.05
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "CMYK", "1", "I;16", "I", "RGBA"])
+def test_every_image_mode_gives_the_same_digit(mode):
+    image = synthetic.make("dark_mode", 5)
+    expected = preprocess.preprocess_image(image)
+    if mode in ("I;16", "I"):  # 16-bit grey, as scanners write it
+        converted = Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257).convert(mode)
+    else:
+        converted = image.convert(mode, dither=Image.Dither.NONE)
+    assert np.abs(preprocess.preprocess_image(converted) - expected).mean() < 0.03
+
+
+def test_a_palette_image_with_a_transparent_colour_uses_the_alpha():
+    layer = synthetic.make("transparent_sketch", 3)
+    palette = Image.fromarray((np.asarray(layer)[..., 3] > 127).astype(np.uint8), "P")
+    palette.putpalette([255, 255, 255, 0, 0, 0])  # white paper, black ink ...
+    palette.info["transparency"] = 0  # ... and the paper is see-through
+    assert np.abs(preprocess.preprocess_image(palette) - preprocess.preprocess_image(layer)).mean() < 0.03
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("RGB", (400, 300), "white"),
+        Image.new("L", (64, 64), 128),
+        Image.new("RGB", (28, 28), "black"),
+        Image.new("RGBA", (800, 800), (0, 0, 0, 0)),
+        synthetic.jpeg(synthetic.photograph(None, (600, 800), np.random.default_rng(0)), 70),
+    ],
+    ids=["blank white", "uniform grey", "all black", "empty transparent", "photo of blank paper"],
+)
+def test_no_ink_raises_no_digit_error(image):
+    with pytest.raises(preprocess.NoDigitError, match="No digit found"):
+        preprocess.preprocess_image(image)
+
+
+def empty_layer(size: int = 800) -> np.ndarray:
+    return np.zeros((size, size, 4), np.uint8)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        {},
+        {"background": None, "layers": None, "composite": None},
+        {"background": None, "layers": [], "composite": None},
+        {"layers": [empty_layer()]},
+        synthetic.sketch_value(Image.fromarray(empty_layer())),
+        synthetic.sketch_value(Image.fromarray(empty_layer()), dark=True),
+    ],
+    ids=["None", "no keys", "all None", "no layers", "empty layer", "empty light canvas", "empty dark canvas"],
+)
+def test_an_empty_sketch_raises_no_digit_error(value):
+    with pytest.raises(preprocess.NoDigitError, match="No digit found"):
+        preprocess.preprocess_sketch(value)
+
+
+def test_a_sketch_falls_back_to_its_composite_then_its_background():
+    digit = synthetic.make("dark_mode", 6)
+    expected = preprocess.preprocess_image(digit)
+    pixels = np.asarray(digit.convert("RGBA"))
+    for value in (
+        {"background": None, "layers": [empty_layer()], "composite": pixels},
+        {"layers": None, "composite": np.asarray(digit)},
+        {"background": pixels},
+    ):
+        assert np.array_equal(preprocess.preprocess_sketch(value), expected)
+
+
+def test_layers_of_different_sizes_raise_bad_image_error():
+    value = {"layers": [empty_layer(800), empty_layer(600)], "composite": None}
+    with pytest.raises(preprocess.BadImageError, match="different sizes"):
+        preprocess.preprocess_sketch(value)
+
+
+@pytest.mark.parametrize("array", [np.zeros((10, 10, 2), np.uint8), np.zeros(5, np.uint8), np.zeros((0, 4, 4))])
+def test_an_array_that_is_no_image_raises_bad_image_error(array):
+    with pytest.raises(preprocess.BadImageError, match="Expected an image"):
+        preprocess.preprocess_sketch({"layers": None, "composite": array})
+
+
+def test_to_mnist_wants_a_2d_ink_map():
+    with pytest.raises(preprocess.BadImageError):
+        preprocess.to_mnist(np.ones((28, 28, 3), np.float32))
+    with pytest.raises(preprocess.NoDigitError):
+        preprocess.to_mnist(np.zeros((28, 28), np.float32))
+
+
+def test_the_committed_cnn_reads_every_kind(committed_models):
+    import keras
+
+    cases = [(kind, label) for kind, label in KIND_LABELS if HAVE_MNIST or kind not in synthetic.MNIST_KINDS]
+    digits = np.stack([synthetic_output(kind, label) for kind, label in cases])[..., None]
+    predictions = np.argmax(keras.ops.convert_to_numpy(committed_models["cnn"](digits, training=False)), axis=1)
+    wrong = [(*case, int(guess)) for case, guess in zip(cases, predictions, strict=True) if guess != case[1]]
+    assert not wrong, f"misread (kind, label, prediction): {wrong}"

@@ -1,0 +1,87 @@
+"""What a Space needs: front matter that matches requirements, and weights from a Hub model repo."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import model_defs
+from conftest import REPO, start_app, stop_app
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_front_matter_matches_requirements():
+    front_matter = (REPO / "README.md").read_text().split("---\n")[1]
+    fields = dict(line.split(": ", 1) for line in front_matter.strip().splitlines())
+    pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), flags=re.MULTILINE)[1]
+    assert fields["sdk"] == "gradio" and fields["sdk_version"] == pinned and fields["app_file"] == "app.py"
+    assert {"title", "emoji", "colorFrom", "colorTo", "license", "short_description"} <= fields.keys()
+    assert len(fields["short_description"]) <= 60
+
+
+def hub_cache(tmp_path, repo_id: str):
+    """A Hugging Face cache holding one snapshot of repo_id, laid out as huggingface_hub lays it out."""
+    cache = tmp_path / "hub"
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / COMMIT
+    shutil.copytree(model_defs.WEIGHTS_DIR, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    return cache, snapshot
+
+
+def hub_env(cache) -> dict:
+    return {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "WEIGHTS_REPO": "someone/digit-studio"}
+
+
+def test_app_serves_weights_from_a_hub_repo(tmp_path):
+    from gradio_client import Client, handle_file
+
+    cache, _ = hub_cache(tmp_path, "someone/digit-studio")
+    process, url = start_app(hub_env(cache))
+    try:
+        example = sorted((REPO / "examples").glob("*_mnist.png"))[0]
+        client = Client(url, verbose=False)
+        cnn, linear, _, _ = client.predict(handle_file(str(example)), api_name="/classify")
+        client.close()
+        assert cnn["label"] == linear["label"] == example.name[0]
+    finally:
+        stop_app(process)
+
+
+def run_app_until_exit(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_tampered_hub_weights_are_refused(tmp_path):
+    cache, snapshot = hub_cache(tmp_path, "someone/digit-studio")
+    weights = snapshot / model_defs.weights_file("linear")
+    weights.write_bytes(weights.read_bytes()[:-8] + b"tampered")
+    result = run_app_until_exit(hub_env(cache))
+    assert result.returncode != 0
+    assert re.fullmatch(
+        r"app\.py: linear\.weights\.h5: sha256 \S+ differs from \S+ in metrics\.json; refusing to load it",
+        result.stderr.strip().splitlines()[-1],
+    )
+
+
+@pytest.mark.parametrize(
+    "env", [{"HF_ENDPOINT": "http://127.0.0.1:9"}, {"HF_HUB_OFFLINE": "1"}], ids=["down", "offline"]
+)
+def test_unreachable_hub_is_one_clear_line(tmp_path, env):
+    result = run_app_until_exit({"WEIGHTS_REPO": "someone/digit-studio", "HF_HUB_CACHE": str(tmp_path), **env})
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip().splitlines()[-1].startswith("app.py: cannot download weights from someone/digit-studio")
+    )
