@@ -18,8 +18,8 @@ sys.path.insert(0, str(REPO))
 
 import mnist_data  # noqa: E402
 import model_defs  # noqa: E402
+from synthetic import MNIST_DIR as SHARED_MNIST  # noqa: E402
 
-SHARED_MNIST = REPO.parent / "shared" / "mnist"
 MNIST_SUBSET = REPO / "tests" / "data" / "mnist-test-first-1000"
 
 
