@@ -152,10 +152,10 @@ def train_one(model_name: str, args, train, test) -> tuple[keras.Model, dict]:
         warmup_target=recipe["learning_rate"],
         warmup_steps=steps // 20,
     )
+    # The average starts at the initial weights: a short run averages over its last tenth at most.
+    ema_momentum = max(0.0, min(recipe.get("ema_momentum", 0.0), 1 - 10 / steps))
     trainer.compile(
-        optimizer=keras.optimizers.Adam(
-            schedule, use_ema="ema_momentum" in recipe, ema_momentum=recipe.get("ema_momentum", 0.99)
-        ),
+        optimizer=keras.optimizers.Adam(schedule, use_ema="ema_momentum" in recipe, ema_momentum=ema_momentum),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
