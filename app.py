@@ -327,7 +327,7 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
 
 if __name__ == "__main__":
     threading.Thread(target=delete_old_files, args=(demo,), daemon=True).start()
-    # Up to 16 calls of each endpoint at once, not Gradio's 1: with 16 clients /classify served 8-21% more requests
-    # (benchmarks/bench.py; README), and the bound caps the memory of many large uploads. No batch=True: a batch
+    # Up to 16 calls of each endpoint at once, not Gradio's 1: with 16 clients /classify served 8-34% more requests
+    # (README, Performance), and the bound caps the memory of many large uploads. No batch=True: a batch
     # shares one outcome, so one bad image would fail every request batched with it.
     demo.queue(default_concurrency_limit=16).launch(max_file_size=MAX_FILE_SIZE, js=PICK_BRUSH_JS)

@@ -23,8 +23,20 @@ from conftest import REPO
 
 # Text that would mean a message shows the app's insides rather than speaking to a person.
 INTERNALS = (
-    "Traceback", 'File "', "/tmp/", "site-packages", str(REPO), "Exception", "Error:", "UnidentifiedImageError",
-    "DecompressionBomb", "OSError", "ValueError", "KeyError", "upstream Gradio app", "show_error",
+    "Traceback",
+    'File "',
+    "/tmp/",
+    "site-packages",
+    str(REPO),
+    "Exception",
+    "Error:",
+    "UnidentifiedImageError",
+    "DecompressionBomb",
+    "OSError",
+    "ValueError",
+    "KeyError",
+    "upstream Gradio app",
+    "show_error",
 )
 TIMEOUT_S = 60
 GOOD = "good.png"
@@ -143,8 +155,12 @@ def test_the_app_refuses_to_start_on_tampered_weights(tmp_path):
     data[len(data) // 2] ^= 0xFF
     (weights / "cnn.weights.h5").write_bytes(bytes(data))
     result = subprocess.run(
-        [sys.executable, "app.py"], cwd=REPO, env={**os.environ, "WEIGHTS_DIR": str(weights)},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "app.py"],
+        cwd=REPO,
+        env={**os.environ, "WEIGHTS_DIR": str(weights)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     last_line = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 1

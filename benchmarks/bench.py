@@ -1,0 +1,308 @@
+"""How fast the digit studio is, in one run: the app's own work in-process, each model's batch throughput,
+and the served API beside a trivial endpoint of the same server.
+
+    python benchmarks/bench.py            # about 3 minutes on 2 cores
+    python benchmarks/bench.py --quick    # tiny counts, under a minute: CI runs it so that it keeps working
+
+Writes bench.json and bench.md to benchmarks/results/ (or --output-dir) and prints the markdown.
+It starts `python app.py` on a free port of 127.0.0.1 with DIGIT_STUDIO_BENCH=1, which adds the undocumented
+/trivial endpoint: /classify's input and output types, constant values, none of the app's work. The API is
+fed MNIST test digit 0 as a 28x28 PNG, by two kinds of client running in this process, on the same cores as
+the server: gradio_client, as an API user calls it, and plain HTTP on one kept-alive connection per client
+(HttpClient), which shows the server's own cost without gradio_client's (a new connection per request and
+50 ms polling for the answer).
+Timings are comparable only within one run, on an otherwise idle machine; none of them is a test.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+import gradio  # noqa: E402
+import httpx  # noqa: E402
+import keras  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
+
+import app  # noqa: E402  loads both models, as the server does
+import mnist_data  # noqa: E402
+import model_defs  # noqa: E402
+import synthetic  # noqa: E402
+from conftest import MNIST_SUBSET, start_app, stop_app  # noqa: E402
+
+BATCH_SIZE = 256
+CLIENT_COUNTS = (1, 4, 16)
+ENDPOINTS = ("/classify", "/trivial")
+FULL = {"repeats": 300, "batch_repeats": 20, "serial_pairs": 100, "load_seconds": 5, "load_rounds": 2}
+QUICK = {"repeats": 5, "batch_repeats": 2, "serial_pairs": 5, "load_seconds": 0.5, "load_rounds": 1}
+
+
+def spread(samples_ms: list[float]) -> dict:
+    return {
+        "p50": float(np.percentile(samples_ms, 50)),
+        "p95": float(np.percentile(samples_ms, 95)),
+        "p99": float(np.percentile(samples_ms, 99)),
+        "count": len(samples_ms),
+    }
+
+
+def time_calls(repeats: int, function, *arguments, warmup: int = 3) -> list[float]:
+    """Milliseconds per call of function(*arguments), after a few calls that are not counted."""
+    for _ in range(warmup):
+        function(*arguments)
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(*arguments)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def machine() -> dict:
+    cpuinfo, meminfo = Path("/proc/cpuinfo").read_text().splitlines(), Path("/proc/meminfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
+    memory_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 2**20, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "gradio": gradio.__version__,
+        "load_average_at_start": os.getloadavg()[0],
+    }
+
+
+def digit_and_outputs(to_digit, value) -> tuple:
+    """All the app's work on one input, as the page and the API do it: preprocessing, both models, the outputs."""
+    return app.describe(to_digit(value))
+
+
+def in_process(counts: dict, digit_path: Path, sketch: dict, digits: np.ndarray) -> dict:
+    """The app's own functions, called directly: no server, no HTTP."""
+    cases = {
+        "digit_28": (app.digit_from_upload, {"path": str(digit_path)}),
+        "sketch_800": (app.digit_from_sketch, sketch),
+    }
+    results = {"preprocess_ms": {}, "with_models_ms": {}, "model_ms": {}, "batch_images_per_s": {}}
+    for case, (to_digit, value) in cases.items():
+        results["preprocess_ms"][case] = spread(time_calls(counts["repeats"], to_digit, value))
+        results["with_models_ms"][case] = spread(time_calls(counts["repeats"], digit_and_outputs, to_digit, value))
+    one, batch = digits[:1, ..., None], digits[:BATCH_SIZE, ..., None]
+    for name in model_defs.MODEL_NAMES:
+        results["model_ms"][name] = spread(time_calls(counts["repeats"], app.predict, name, one))
+        batch_ms = time_calls(counts["batch_repeats"], app.predict, name, batch)
+        results["batch_images_per_s"][name] = BATCH_SIZE / (float(np.median(batch_ms)) / 1000)
+    return results
+
+
+class HttpClient:
+    """Gradio's queue protocol (upload, join, read the event stream) on one kept-alive connection."""
+
+    def __init__(self, url: str):
+        self.http = httpx.Client(base_url=url, timeout=120)
+        dependencies = self.http.get("config").raise_for_status().json()["dependencies"]
+        self.fn_index = {f"/{dependency['api_name']}": dependency["id"] for dependency in dependencies}
+
+    def predict(self, file: dict, api_name: str) -> list:
+        with open(file["path"], "rb") as handle:
+            uploaded = self.http.post("gradio_api/upload", files={"files": handle}).raise_for_status().json()[0]
+        session = uuid.uuid4().hex
+        data = [{**file, "path": uploaded}]
+        join = {"data": data, "fn_index": self.fn_index[api_name], "session_hash": session}
+        self.http.post("gradio_api/queue/join", json=join).raise_for_status()
+        with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                message = json.loads(line[len("data:") :]) if line.startswith("data:") else {}
+                if message.get("msg") == "process_completed":
+                    if not message.get("success"):
+                        raise RuntimeError(f"{api_name} failed: {message.get('output')}")
+                    return message["output"]["data"]
+        raise RuntimeError(f"{api_name}: the event stream ended without an answer")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+CLIENT_KINDS = {"gradio_client": lambda url: Client(url, verbose=False), "http": HttpClient}
+KIND_TITLES = {"gradio_client": "gradio_client", "http": "HTTP, kept-alive connection"}
+
+
+def call(client: Client | HttpClient, api_name: str, path: Path) -> float:
+    start = time.perf_counter()
+    client.predict(handle_file(str(path)), api_name=api_name)
+    return (time.perf_counter() - start) * 1000
+
+
+def serial(client: Client | HttpClient, path: Path, pairs: int) -> dict:
+    """One client, one request at a time, alternating endpoints so that drift in the machine's load cancels."""
+    samples = {api_name: [] for api_name in ENDPOINTS}
+    for index in range(pairs):
+        for api_name in ENDPOINTS[:: 1 if index % 2 else -1]:
+            samples[api_name].append(call(client, api_name, path))
+    results = {api_name: spread(times) for api_name, times in samples.items()}
+    results["p50_ratio"] = results["/classify"]["p50"] / results["/trivial"]["p50"]
+    return results
+
+
+def load(clients: list, api_name: str, path: Path, seconds: float) -> tuple[list[float], list[str], float]:
+    """Each client sends requests back to back for `seconds`; latencies, errors and the wall time it took."""
+    deadline = time.monotonic() + seconds
+
+    def client_loop(client: Client | HttpClient) -> tuple[list[float], list[str]]:
+        latencies, errors = [], []
+        while time.monotonic() < deadline:
+            try:
+                latencies.append(call(client, api_name, path))
+            except Exception as error:  # every failure counts, whatever its kind
+                errors.append(f"{type(error).__name__}: {error}")
+        return latencies, errors
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(len(clients)) as pool:
+        outcomes = list(pool.map(client_loop, clients))
+    return [t for lat, _ in outcomes for t in lat], [e for _, err in outcomes for e in err], time.perf_counter() - start
+
+
+def concurrent(clients: list, path: Path, counts: dict) -> dict:
+    """Throughput and latency with 1, 4 and 16 clients at once; the endpoints take turns, round by round."""
+    results = {}
+    for client_count in CLIENT_COUNTS:
+        rounds = {name: [] for name in ENDPOINTS}
+        for round_index in range(counts["load_rounds"]):
+            for api_name in ENDPOINTS[:: -1 if round_index % 2 else 1]:
+                rounds[api_name].append(load(clients[:client_count], api_name, path, counts["load_seconds"]))
+        level = {}
+        for api_name, outcomes in rounds.items():
+            latencies = [t for round_latencies, _, _ in outcomes for t in round_latencies]
+            errors = [e for _, round_errors, _ in outcomes for e in round_errors]
+            level[api_name] = {
+                "requests_per_s": len(latencies) / sum(seconds for _, _, seconds in outcomes),
+                **spread(latencies or [float("nan")]),
+                "errors": len(errors),
+                "first_error": errors[0] if errors else None,
+            }
+        level["throughput_ratio"] = level["/classify"]["requests_per_s"] / level["/trivial"]["requests_per_s"]
+        results[str(client_count)] = level
+    return results
+
+
+def measure_clients(kind: str, url: str, path: Path, counts: dict) -> dict:
+    clients = [CLIENT_KINDS[kind](url) for _ in range(max(CLIENT_COUNTS))]
+    try:
+        return {
+            "serial_ms": serial(clients[0], path, counts["serial_pairs"]),
+            "concurrent": concurrent(clients, path, counts),
+        }
+    finally:
+        for client in clients:
+            client.close()
+
+
+def served(counts: dict, digit_path: Path) -> dict:
+    """Start `python app.py` as a person would, time its start-up, then load it with each kind of client."""
+    start = time.monotonic()
+    process, url = start_app({"DIGIT_STUDIO_BENCH": "1"})
+    try:
+        startup = {"server_up": time.monotonic() - start}
+        client = Client(url, verbose=False)
+        call(client, "/classify", digit_path)
+        startup["first_classify_answered"] = time.monotonic() - start
+        client.close()
+        return {"startup_s": startup, **{kind: measure_clients(kind, url, digit_path, counts) for kind in CLIENT_KINDS}}
+    finally:
+        stop_app(process)
+
+
+def ms(figures: dict) -> str:
+    return f"{figures['p50']:.2f} / {figures['p95']:.2f}"
+
+
+def markdown(report: dict) -> str:
+    local, api, host = report["in_process"], report["served"], report["machine"]
+    lines = [
+        f"Machine: {host['cpu']}, {host['cores']} cores, {host['memory_gib']} GiB; Python {host['python']}, "
+        f"Keras {host['keras']} ({host['backend']}), Gradio {host['gradio']}; "
+        f"load average {host['load_average_at_start']:.2f} at start{' (--quick)' if report['quick'] else ''}.",
+        "",
+        "| in-process, ms p50 / p95 | preprocessing | preprocessing + both models + outputs |",
+        "|---|---|---|",
+    ]
+    titles = {"digit_28": "28x28 MNIST digit, PNG file", "sketch_800": "800x800 sketch layer"}
+    for case, title in titles.items():
+        lines.append(f"| {title} | {ms(local['preprocess_ms'][case])} | {ms(local['with_models_ms'][case])} |")
+    lines += ["", f"| model | one image, ms p50 / p95 | batch of {BATCH_SIZE}, images/s |", "|---|---|---|"]
+    for name in model_defs.MODEL_NAMES:
+        lines.append(f"| {name} | {ms(local['model_ms'][name])} | {local['batch_images_per_s'][name]:,.0f} |")
+    lines += [
+        "",
+        "| one request at a time, ms p50 / p95 | /classify | /trivial | ratio of p50s |",
+        "|---|---|---|---|",
+    ]
+    for kind in CLIENT_KINDS:
+        serial_ms = api[kind]["serial_ms"]
+        cells = " | ".join(ms(serial_ms[name]) for name in ENDPOINTS)
+        lines.append(f"| {KIND_TITLES[kind]} | {cells} | {serial_ms['p50_ratio']:.2f}x |")
+    lines += [
+        "",
+        "| concurrent clients | /classify req/s | p50 / p99 ms | errors | /trivial req/s | p50 / p99 ms | errors "
+        "| throughput ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for kind in CLIENT_KINDS:
+        for count, level in api[kind]["concurrent"].items():
+            cells = " | ".join(
+                f"{level[name]['requests_per_s']:.1f} | {level[name]['p50']:.1f} / {level[name]['p99']:.1f} "
+                f"| {level[name]['errors']}"
+                for name in ENDPOINTS
+            )
+            lines.append(f"| {count} x {KIND_TITLES[kind]} | {cells} | {level['throughput_ratio']:.2f}x |")
+    startup = api["startup_s"]
+    lines += [
+        "",
+        f"Start-up: `python app.py` to the first answered /classify in {startup['first_classify_answered']:.1f} s "
+        f"(the server answered /config after {startup['server_up']:.1f} s).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny counts: proves the benchmark runs, measures little")
+    parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args()
+    counts = QUICK if args.quick else FULL
+
+    images, _ = mnist_data.load_test_from_dir(MNIST_SUBSET)
+    digits = images[:BATCH_SIZE].astype(np.float32) / 255
+    sketch = synthetic.sketch_value(synthetic.make("transparent_sketch", 3))
+    report = {"machine": machine(), "quick": args.quick, "counts": counts}
+    with tempfile.TemporaryDirectory() as folder:
+        digit_path = Path(folder) / "digit.png"
+        Image.fromarray(images[0]).save(digit_path)
+        report["in_process"] = in_process(counts, digit_path, sketch, digits)
+        report["served"] = served(counts, digit_path)
+
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown(report)
+    (args.output_dir / "bench.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

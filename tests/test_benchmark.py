@@ -1,0 +1,61 @@
+"""benchmarks/bench.py keeps working: a --quick run writes every figure. No timing is checked here."""
+
+import json
+import math
+import subprocess
+import sys
+import urllib.request
+
+from conftest import REPO
+
+KINDS, CLIENTS, ENDPOINTS = ("gradio_client", "http"), ("1", "4", "16"), ("/classify", "/trivial")
+
+
+def test_quick_benchmark_writes_every_figure(tmp_path):
+    subprocess.run(
+        [sys.executable, "benchmarks/bench.py", "--quick", "--output-dir", str(tmp_path)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    report = json.loads((tmp_path / "bench.json").read_text())
+    local, served = report["in_process"], report["served"]
+    figures = [
+        *(
+            local[kind][case][q]
+            for kind in ("preprocess_ms", "with_models_ms")
+            for case in ("digit_28", "sketch_800")
+            for q in ("p50", "p95")
+        ),
+        *(local["model_ms"][name][q] for name in ("cnn", "linear") for q in ("p50", "p95")),
+        *(local["batch_images_per_s"][name] for name in ("cnn", "linear")),
+        *(served[kind]["serial_ms"][api][q] for kind in KINDS for api in ENDPOINTS for q in ("p50", "p95")),
+        *(served[kind]["serial_ms"]["p50_ratio"] for kind in KINDS),
+        *(
+            served[kind]["concurrent"][clients][api][figure]
+            for kind in KINDS
+            for clients in CLIENTS
+            for api in ENDPOINTS
+            for figure in ("requests_per_s", "p50", "p99")
+        ),
+        *(served[kind]["concurrent"][clients]["throughput_ratio"] for kind in KINDS for clients in CLIENTS),
+        served["startup_s"]["server_up"],
+        served["startup_s"]["first_classify_answered"],
+    ]
+    assert all(isinstance(value, float) and math.isfinite(value) and value > 0 for value in figures)
+    assert all(
+        served[kind]["concurrent"][clients][api]["errors"] == 0
+        for kind in KINDS
+        for clients in CLIENTS
+        for api in ENDPOINTS
+    )
+    assert report["machine"]["cores"] >= 1
+    markdown = (tmp_path / "bench.md").read_text()
+    assert "/classify" in markdown and "/trivial" in markdown and "Start-up" in markdown
+
+
+def test_the_trivial_endpoint_is_absent_unless_the_benchmark_asks(app_url):
+    with urllib.request.urlopen(app_url + "config", timeout=30) as response:
+        api_names = {dependency.get("api_name") for dependency in json.load(response)["dependencies"]}
+    assert {"classify", "classify_sketch"} <= api_names and "trivial" not in api_names
