@@ -291,7 +291,7 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
                     type="filepath", sources=["upload", "clipboard"], label="Upload a digit", elem_id="upload"
                 )
                 gr.Examples(examples=EXAMPLES, inputs=upload, label="Examples: clean MNIST digits and real-world ones")
-            clear = gr.ClearButton([sketch, upload], value="Clear")
+            gr.ClearButton([sketch, upload], value="Clear")
         with gr.Column():
             summary = gr.Markdown(HINT, elem_id="summary")
             with gr.Row():
