@@ -26,6 +26,7 @@ import model_defs
 import preprocess
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+FORMATS_TEXT = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 MAX_PIXELS = 25_000_000
 # A sketch's images in all (the page's canvas is 400x400): each decoded layer is held until all are read.
 MAX_SKETCH_PIXELS = 4_000_000
@@ -143,9 +144,7 @@ def open_image(path: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except Image.DecompressionBombError:  # Pillow's own check (twice MAX_PIXELS) comes before ours
         raise preprocess.BadImageError(too_large) from None
     except (Image.UnidentifiedImageError, OSError, ValueError):
-        raise preprocess.BadImageError(
-            "That file is not an image this app can read: use PNG, JPEG, WebP, BMP, GIF or TIFF."
-        ) from None
+        raise preprocess.BadImageError(f"That file is not an image this app can read: use {FORMATS_TEXT}.") from None
     if image.width * image.height > max_pixels:
         raise preprocess.BadImageError(too_large)
     try:
@@ -158,7 +157,7 @@ def open_image(path: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
 def digit_from_upload(upload: dict | None) -> np.ndarray:
     """`upload` is Gradio's file payload, left undecoded (preprocess=False) so that open_image's limits apply."""
     if not upload or not upload.get("path"):
-        raise preprocess.NoDigitError("No image was sent: send one image file (PNG, JPEG, WebP, BMP, GIF or TIFF).")
+        raise preprocess.NoDigitError(f"No image was sent: send one image file ({FORMATS_TEXT}).")
     return preprocess.preprocess_image(open_image(upload["path"]))
 
 
