@@ -22,8 +22,8 @@ NUM_CLASSES = 10
 CLASS_NAMES = [str(digit) for digit in range(NUM_CLASSES)]
 
 MODEL_NAMES = ("cnn", "linear")
-MODEL_TITLES = {"cnn": "CNN (LeNet-style)", "linear": "Linear (dense) network"}
-PARAMETER_COUNTS = {"cnn": 369_174, "linear": 111_146}
+MODEL_TITLES = {"cnn": "CNN (LeNet-style)", "linear": "Linear (dense) network", "wide_cnn": "Write-up's wide CNN"}
+PARAMETER_COUNTS = {"cnn": 369_174, "linear": 111_146, "wide_cnn": 3_274_634}
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 METRICS_FILE = "metrics.json"
@@ -70,13 +70,32 @@ def build_linear(dropout_rate: float = 0.1) -> keras.Model:
     )
 
 
-BUILDERS = {"cnn": build_cnn, "linear": build_linear}
+def build_wide_cnn(dropout_rate: float = 0.5) -> keras.Model:
+    """The companion write-up's CNN, for comparison only (the app serves the two above):
+    Conv 32@5x5 same -> pool -> Conv 64@5x5 same -> pool -> Dense 1024 -> Dense 10, 3,274,634 parameters."""
+    return keras.Sequential(
+        [
+            keras.Input(shape=INPUT_SHAPE),
+            layers.Conv2D(32, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(pool_size=2, strides=2),
+            layers.Conv2D(64, 5, padding="same", activation="relu"),
+            layers.MaxPooling2D(pool_size=2, strides=2),
+            layers.Flatten(),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(dropout_rate),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ],
+        name="wide_cnn",
+    )
+
+
+BUILDERS = {"cnn": build_cnn, "linear": build_linear, "wide_cnn": build_wide_cnn}
 
 
 def build(model_name: str) -> keras.Model:
     """Build a model by name; unknown names raise ValueError."""
     if model_name not in BUILDERS:
-        raise ValueError(f"unknown model {model_name!r}; choose from {', '.join(MODEL_NAMES)}")
+        raise ValueError(f"unknown model {model_name!r}; choose from {', '.join(BUILDERS)}")
     return BUILDERS[model_name]()
 
 

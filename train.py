@@ -43,8 +43,12 @@ RECIPES = {
             "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1},
     "linear": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3,
                "rotation_degrees": 8, "zoom": 0.08, "shift": 0.08},
+    # The companion write-up's own recipe: Adam at its default rate, 5 epochs, no augmentation.
+    "wide_cnn": {"epochs": 5, "batch_size": 128, "learning_rate": 1e-3, "schedule": "constant"},
 }  # fmt: skip
-PLOT_FILES = ("curves.png", "confusion_cnn.png", "confusion_linear.png")
+PLOT_FILES = ("curves.png", *(f"confusion_{name}.png" for name in model_defs.MODEL_NAMES))
+# The served models first, then the write-up's larger CNN, which train.py trains only for comparison.
+MODEL_ORDER = (*model_defs.MODEL_NAMES, "wide_cnn")
 
 
 class UsageError(Exception):
@@ -56,33 +60,65 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"train.py: error: {message}\n")
 
 
-def positive_int(text: str) -> int:
+def whole_number(text: str, smallest: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    if value < smallest:
+        raise argparse.ArgumentTypeError(f"must be {'positive' if smallest == 1 else 'zero or more'}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return whole_number(text, 0)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = OneLineParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", choices=(*model_defs.MODEL_NAMES, "all"), default="all")
-    parser.add_argument("--epochs", type=positive_int, help="default: the model's recipe (cnn 30, linear 40)")
+    parser.add_argument(
+        "--model",
+        choices=(*MODEL_ORDER, "all"),
+        default="all",
+        help="all: the two models the app serves; wide_cnn: the write-up's 3.3M-parameter CNN, for comparison",
+    )
+    epochs = ", ".join(f"{name} {recipe['epochs']}" for name, recipe in RECIPES.items())
+    parser.add_argument("--epochs", type=positive_int, help=f"default: the model's recipe ({epochs})")
     parser.add_argument("--batch-size", type=positive_int, help="default: 128")
     parser.add_argument(
         "--data-dir", help="folder with the four MNIST .gz IDX files (default: $MNIST_DIR, else download)"
     )
     parser.add_argument("--output-dir", default=str(model_defs.WEIGHTS_DIR))
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument(
+        "--validation",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="hold out the last N training images and score them after every epoch, to choose a recipe "
+        "without the test set (default 0: train on all 60,000)",
+    )
     parser.add_argument(
         "--subset", type=positive_int, help="use only the first N training and test images (for quick checks)"
     )
     parser.add_argument(
+        "--permute-pixels",
+        type=non_negative_int,
+        metavar="SEED",
+        help="train and test on images whose 784 pixels are shuffled by one fixed permutation drawn from SEED "
+        "(the test of what the CNN's view of neighbourhoods buys); needs an --output-dir other than weights/",
+    )
+    parser.add_argument(
         "--push-to-hub", metavar="REPO_ID", help="upload the output dir to this Hugging Face model repo"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.permute_pixels is not None and Path(args.output_dir).resolve() == model_defs.WEIGHTS_DIR:
+        parser.error("--permute-pixels needs --output-dir: weights/ holds the models the app serves")
+    return args
 
 
 def check_writable(output_dir: Path) -> None:
@@ -99,8 +135,33 @@ def prepare(images: np.ndarray) -> np.ndarray:
     return (images.astype("float32") / 255.0)[..., None]
 
 
+def pixel_permutation(seed: int) -> np.ndarray:
+    """One fixed order of the 784 pixel positions, the same for every image, drawn from seed."""
+    return np.random.default_rng(seed).permutation(model_defs.IMAGE_SIZE**2)
+
+
+def permute(images: np.ndarray, permutation: np.ndarray) -> np.ndarray:
+    """N x 28 x 28 x 1 images with their pixels reordered by permutation."""
+    flat = images.reshape(len(images), -1)
+    return flat[:, permutation].reshape(images.shape)
+
+
+class PixelPermutation(layers.Layer):
+    """permute() inside the training graph, after augmentation: a shuffled image can't be rotated or shifted."""
+
+    def __init__(self, permutation: np.ndarray, **kwargs):
+        super().__init__(**kwargs)
+        self.permutation = np.asarray(permutation, dtype="int32")
+
+    def call(self, images):
+        flat = keras.ops.reshape(images, (-1, len(self.permutation)))
+        return keras.ops.reshape(keras.ops.take(flat, self.permutation, axis=1), (-1, *model_defs.INPUT_SHAPE))
+
+
 def augmenter(recipe: dict) -> keras.Sequential:
-    """Random rotation, zoom and shift, active only while training."""
+    """Random rotation, zoom and shift, active only while training; none where the recipe names none."""
+    if "rotation_degrees" not in recipe:
+        return keras.Sequential([], name="augment")
     return keras.Sequential(
         [
             layers.RandomRotation(recipe["rotation_degrees"] / 360, fill_mode="constant"),
@@ -136,7 +197,8 @@ def use_all_accelerators() -> None:
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=accelerators))
 
 
-def train_one(model_name: str, args, train, test) -> tuple[keras.Model, dict]:
+def train_one(model_name: str, args, train, test, validation=None) -> tuple[keras.Model, dict]:
+    """Train one model by its recipe; validation (images, labels) or None is scored after every epoch."""
     recipe = dict(RECIPES[model_name])
     recipe["epochs"] = args.epochs or recipe["epochs"]
     recipe["batch_size"] = args.batch_size or recipe["batch_size"]
@@ -145,14 +207,22 @@ def train_one(model_name: str, args, train, test) -> tuple[keras.Model, dict]:
 
     model = model_defs.build(model_name)
     inputs = keras.Input(shape=model_defs.INPUT_SHAPE)
-    trainer = keras.Model(inputs, model(augmenter(recipe)(inputs)), name=f"{model_name}_training")
+    seen = augmenter(recipe)(inputs)
+    if args.permute_pixels is not None:
+        permutation = pixel_permutation(args.permute_pixels)
+        seen = PixelPermutation(permutation)(seen)
+        x_test = permute(x_test, permutation)
+        validation = validation and (permute(validation[0], permutation), validation[1])
+    trainer = keras.Model(inputs, model(seen), name=f"{model_name}_training")
     steps = recipe["epochs"] * int(np.ceil(len(x_train) / recipe["batch_size"]))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=recipe["learning_rate"] / 10,
-        decay_steps=steps,
-        warmup_target=recipe["learning_rate"],
-        warmup_steps=steps // 20,
-    )
+    schedule = recipe["learning_rate"]
+    if recipe.get("schedule", "cosine") == "cosine":
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=recipe["learning_rate"] / 10,
+            decay_steps=steps,
+            warmup_target=recipe["learning_rate"],
+            warmup_steps=steps // 20,
+        )
     # The average starts at the initial weights: a short run averages over its last tenth at most.
     ema_momentum = max(0.0, min(recipe.get("ema_momentum", 0.0), 1 - 10 / steps))
     trainer.compile(
@@ -163,6 +233,7 @@ def train_one(model_name: str, args, train, test) -> tuple[keras.Model, dict]:
     print(
         f"\n== {model_defs.MODEL_TITLES[model_name]}: {model.count_params():,} parameters, "
         f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, {len(x_train):,} training images"
+        + (f", {len(validation[0]):,} held out for validation" if validation else "")
     )
     timer = EpochTimer()
     history = trainer.fit(
@@ -170,7 +241,7 @@ def train_one(model_name: str, args, train, test) -> tuple[keras.Model, dict]:
         y_train,
         batch_size=recipe["batch_size"],
         epochs=recipe["epochs"],
-        validation_data=(x_test, y_test),
+        validation_data=validation,
         callbacks=[timer],
         verbose=2,
     )
@@ -188,6 +259,7 @@ def train_one(model_name: str, args, train, test) -> tuple[keras.Model, dict]:
         "test_loss": float(test_loss),
         "test_images": len(x_test),
         "train_images": len(x_train),
+        "validation_images": len(validation[0]) if validation else 0,
         "seconds_per_epoch": round(float(np.mean(steady)), 2),
         "total_training_seconds": round(float(np.sum(timer.seconds)), 1),
         "recipe": recipe,
@@ -195,6 +267,10 @@ def train_one(model_name: str, args, train, test) -> tuple[keras.Model, dict]:
         "history": {key: [round(float(v), 5) for v in values] for key, values in history.history.items()},
         "confusion_matrix": confusion.tolist(),
     }
+    if validation:
+        metrics["validation_accuracy"] = metrics["history"]["val_accuracy"][-1]
+    if args.permute_pixels is not None:
+        metrics["permutation_seed"] = args.permute_pixels
     return model, metrics
 
 
@@ -227,34 +303,56 @@ def load_metrics(output_dir: Path) -> dict:
         return {"models": {}}
 
 
-def write_atomically(path: Path, write) -> None:
-    """Call write(tmp_path) on a temporary file beside path, then rename it into place."""
-    tmp = path.with_name(f".{os.getpid()}.tmp.{path.name}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def save_outputs(output_dir: Path, trained: dict[str, tuple[keras.Model, dict]]) -> dict:
-    """Write weights, then plots, then metrics.json (last, so it never names weights that are not there)."""
+    """Write every file under a temporary name first, then rename them all into place, metrics.json last.
+
+    A failure while writing (a full disk, a plotting error, an interrupt) leaves the previous set untouched.
+    """
     metrics = load_metrics(output_dir)
     run = environment()
-    for model_name, (model, model_metrics) in trained.items():
-        path = output_dir / model_defs.weights_file(model_name)
-        write_atomically(path, model.save_weights)
-        metrics["models"][model_name] = {**model_metrics, **run, "weights_sha256": model_defs.file_sha256(path)}
-    metrics["models"] = {name: metrics["models"][name] for name in model_defs.MODEL_NAMES if name in metrics["models"]}
-    plot_metrics(metrics, output_dir)
-    write_atomically(
-        output_dir / model_defs.METRICS_FILE, lambda tmp: tmp.write_text(json.dumps(metrics, indent=1) + "\n")
-    )
+    staged = {}  # final path -> temporary path, in the order they are renamed
+    try:
+        for model_name, (model, model_metrics) in trained.items():
+            path = output_dir / model_defs.weights_file(model_name)
+            staged[path] = save_weights(model, temporary_name(path))
+            metrics["models"][model_name] = {
+                **model_metrics,
+                **run,
+                "weights_sha256": model_defs.file_sha256(staged[path]),
+            }
+        metrics["models"] = {name: metrics["models"][name] for name in MODEL_ORDER if name in metrics["models"]}
+        for name, figure in plots(metrics):
+            path = output_dir / name
+            staged[path] = temporary_name(path)
+            save_figure(figure, staged[path])
+        path = output_dir / model_defs.METRICS_FILE
+        staged[path] = temporary_name(path)
+        staged[path].write_text(json.dumps(metrics, indent=1) + "\n")
+        for path, tmp in staged.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
     return metrics
 
 
-def plot_metrics(metrics: dict, output_dir: Path) -> None:
-    """Accuracy and loss per epoch for every model, and one confusion matrix per model."""
+def temporary_name(path: Path) -> Path:
+    return path.with_name(f".{os.getpid()}.tmp.{path.name}")
+
+
+def save_weights(model: keras.Model, path: Path) -> Path:
+    """The weights alone, byte for byte the same for the same values: saved from a fresh, never-compiled copy.
+
+    A compiled model would also write its optimizer's variables, whose layout differs from run to run.
+    """
+    clean = model_defs.build(model.name)
+    clean.set_weights(model.get_weights())
+    clean.save_weights(path)
+    return path
+
+
+def plots(metrics: dict):
+    """(file name, figure): accuracy and loss per epoch for every model, and a confusion matrix per served model."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -266,10 +364,9 @@ def plot_metrics(metrics: dict, output_dir: Path) -> None:
         history = entry["history"]
         epochs = range(1, len(history["loss"]) + 1)
         for axis, key in zip(axes, ("accuracy", "loss"), strict=True):
-            (line,) = axis.plot(epochs, history[f"val_{key}"], label=f"{model_name} test")
-            axis.plot(
-                epochs, history[key], "--", color=line.get_color(), alpha=0.6, label=f"{model_name} train (augmented)"
-            )
+            (line,) = axis.plot(epochs, history[key], "--", alpha=0.6, label=f"{model_name} train (augmented)")
+            if f"val_{key}" in history:
+                axis.plot(epochs, history[f"val_{key}"], color=line.get_color(), label=f"{model_name} validation")
     axes[0].set_ylim(0.95, 1.0)
     axes[1].set_ylim(0, 0.2)
     for axis, key in zip(axes, ("accuracy", "loss"), strict=True):
@@ -277,9 +374,12 @@ def plot_metrics(metrics: dict, output_dir: Path) -> None:
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
         axis.legend()
-    save_figure(figure, output_dir / "curves.png")
+    yield "curves.png", figure
 
-    for model_name, entry in models.items():
+    for model_name in model_defs.MODEL_NAMES:
+        if model_name not in models:
+            continue
+        entry = models[model_name]
         confusion = np.array(entry["confusion_matrix"])
         figure, axis = plt.subplots(figsize=(5.2, 4.6), dpi=100)
         # Log scale so the few mistakes stay visible beside the ~1,000 correct answers per digit.
@@ -293,14 +393,14 @@ def plot_metrics(metrics: dict, output_dir: Path) -> None:
         axis.set_xlabel("predicted")
         axis.set_ylabel("true")
         axis.set_title(f"{entry['title']}: {entry['test_accuracy']:.2%} correct")
-        save_figure(figure, output_dir / f"confusion_{model_name}.png")
+        yield f"confusion_{model_name}.png", figure
 
 
 def save_figure(figure, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure.tight_layout()
-    write_atomically(path, lambda tmp: figure.savefig(tmp, format="png"))
+    figure.savefig(path, format="png")
     plt.close(figure)
 
 
@@ -376,9 +476,13 @@ def main(argv=None) -> None:
                 y_test[: args.subset],
             )
         use_all_accelerators()
+        if args.validation >= len(x_train):
+            raise UsageError(f"--validation {args.validation} leaves no training images (there are {len(x_train)})")
         names = model_defs.MODEL_NAMES if args.model == "all" else (args.model,)
-        train, test = (prepare(x_train), y_train), (prepare(x_test), y_test)
-        trained = {name: train_one(name, args, train, test) for name in names}
+        kept = len(x_train) - args.validation
+        train, test = (prepare(x_train[:kept]), y_train[:kept]), (prepare(x_test), y_test)
+        validation = (prepare(x_train[kept:]), y_train[kept:]) if args.validation else None
+        trained = {name: train_one(name, args, train, test, validation) for name in names}
         check_writable(output_dir)
         metrics = save_outputs(output_dir, trained)
         print_table(metrics)
