@@ -311,10 +311,11 @@ def save_outputs(output_dir: Path, trained: dict[str, tuple[keras.Model, dict]])
     metrics = load_metrics(output_dir)
     run = environment()
     staged = {}  # final path -> temporary path, in the order they are renamed
+    values = {model_name: model.get_weights() for model_name, (model, _) in trained.items()}
     try:
-        for model_name, (model, model_metrics) in trained.items():
+        for model_name, (_, model_metrics) in trained.items():
             path = output_dir / model_defs.weights_file(model_name)
-            staged[path] = save_weights(model, temporary_name(path))
+            staged[path] = save_weights(model_name, values[model_name], temporary_name(path))
             metrics["models"][model_name] = {
                 **model_metrics,
                 **run,
@@ -340,13 +341,15 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{os.getpid()}.tmp.{path.name}")
 
 
-def save_weights(model: keras.Model, path: Path) -> Path:
+def save_weights(model_name: str, values: list[np.ndarray], path: Path) -> Path:
     """The weights alone, byte for byte the same for the same values: saved from a fresh, never-compiled copy.
 
-    A compiled model would also write its optimizer's variables, whose layout differs from run to run.
+    A compiled model would also write its optimizer's variables, and layer names (which the file records) count
+    up across all models built in a process: a fresh session makes them the same in every run.
     """
-    clean = model_defs.build(model.name)
-    clean.set_weights(model.get_weights())
+    keras.backend.clear_session()
+    clean = model_defs.build(model_name)
+    clean.set_weights(values)
     clean.save_weights(path)
     return path
 

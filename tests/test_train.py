@@ -39,7 +39,9 @@ def small_mnist(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_dir(small_mnist, tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("weights")
-    result = run_train("--data-dir", str(small_mnist), "--epochs", "2", "--output-dir", str(output_dir))
+    result = run_train(
+        "--data-dir", str(small_mnist), "--epochs", "2", "--validation", "100", "--output-dir", str(output_dir)
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "test acc" in result.stdout
     return output_dir
@@ -63,7 +65,8 @@ def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
         assert model.count_params() == entry["parameters"] == model_defs.PARAMETER_COUNTS[name]
         assert entry["weights_sha256"] == model_defs.file_sha256(trained_dir / model_defs.weights_file(name))
         assert 0.0 <= entry["test_accuracy"] <= 1.0 and entry["test_loss"] > 0
-        assert entry["train_images"] == 800 and entry["test_images"] == 200
+        assert entry["train_images"] == 700 and entry["validation_images"] == 100 and entry["test_images"] == 200
+        assert entry["validation_accuracy"] == entry["history"]["val_accuracy"][-1]
         assert entry["recipe"]["epochs"] == 2
         for key in ("accuracy", "loss", "val_accuracy", "val_loss"):
             assert len(entry["history"][key]) == 2
@@ -85,6 +88,9 @@ def test_weights_hold_no_optimizer_state(trained_dir):
         (["--epochs", "0"], "argument --epochs: must be positive, got 0"),
         (["--batch-size", "-3"], "argument --batch-size: must be positive, got -3"),
         (["--epochs", "ten"], "argument --epochs: 'ten' is not a whole number"),
+        (["--seed", "-5"], "argument --seed: must be zero or more, got -5"),
+        (["--permute-pixels", "x"], "argument --permute-pixels: 'x' is not a whole number"),
+        (["--validation", "-1"], "argument --validation: must be zero or more, got -1"),
     ],
 )
 def test_bad_arguments_end_with_one_line(args, message, trained_dir, capsys):
@@ -143,3 +149,50 @@ def test_failed_upload_leaves_local_files_and_merges_metrics(small_mnist, traine
     assert metrics["linear"]["recipe"]["epochs"] == 1 and metrics["cnn"]["recipe"]["epochs"] == 2
     for name in model_defs.MODEL_NAMES:
         model_defs.load_model(name, output_dir)
+
+
+def test_permuting_pixels_never_writes_to_the_served_weights(capsys):
+    before = snapshot(model_defs.WEIGHTS_DIR)
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--permute-pixels", "0"])
+    assert exit_info.value.code != 0
+    assert "--permute-pixels needs --output-dir" in capsys.readouterr().err
+    assert snapshot(model_defs.WEIGHTS_DIR) == before
+
+
+def test_validation_larger_than_the_training_set_ends_with_one_line(small_mnist, trained_dir):
+    before = snapshot(trained_dir)
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--data-dir", str(small_mnist), "--validation", "800", "--output-dir", str(trained_dir)])
+    assert str(exit_info.value.code) == "train.py: error: --validation 800 leaves no training images (there are 800)"
+    assert snapshot(trained_dir) == before
+
+
+def test_a_rerun_reproduces_the_weight_file_byte_for_byte(small_mnist, trained_dir, tmp_path):
+    """Same seed, same data: the same bytes, so the sha256 in metrics.json is a fingerprint of the training."""
+    args = ("--model", "linear", "--data-dir", str(small_mnist), "--epochs", "2", "--validation", "100")
+    result = run_train(*args, "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    name = model_defs.weights_file("linear")
+    assert (tmp_path / name).read_bytes() == (trained_dir / name).read_bytes()
+
+
+def test_a_failure_while_writing_leaves_the_previous_set_in_place(small_mnist, trained_dir, tmp_path, monkeypatch):
+    """Everything is staged before anything is renamed: a plotting error leaves files the app still starts on."""
+    from conftest import start_app, stop_app
+
+    output_dir = tmp_path / "weights"
+    shutil.copytree(trained_dir, output_dir)
+    before = snapshot(output_dir)
+
+    def broken_plots(metrics):
+        raise RuntimeError("plotting failed")
+        yield
+
+    monkeypatch.setattr(train, "plots", broken_plots)
+    args = ["--model", "linear", "--data-dir", str(small_mnist), "--epochs", "1"]
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        train.main([*args, "--output-dir", str(output_dir)])
+    assert snapshot(output_dir) == before  # no new weights, and no temporary file left behind
+    process, _ = start_app(env={"WEIGHTS_DIR": str(output_dir)})
+    stop_app(process)
