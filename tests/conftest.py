@@ -54,19 +54,26 @@ def committed_models() -> dict:
     return {name: model_defs.load_model(name) for name in model_defs.MODEL_NAMES}
 
 
+def front_matter(readme: str) -> dict:
+    """The YAML block at the top of a README, as the Hub reads it."""
+    import yaml
+
+    return yaml.safe_load(readme.split("---\n")[1])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def start_app(env: dict | None = None, timeout: float = 120) -> tuple[subprocess.Popen, str]:
-    """Start `python app.py` as a person would, on a free port; returns the process and its URL."""
+def start_app(env: dict | None = None, timeout: float = 120, cwd: Path = REPO) -> tuple[subprocess.Popen, str]:
+    """Start `python app.py` in cwd as a person would, on a free port; returns the process and its URL."""
     port = free_port()
     log = tempfile.TemporaryFile("w+")  # not a pipe: Gradio logs each refused request, and a full pipe stalls the app
     process = subprocess.Popen(
         [sys.executable, "app.py"],
-        cwd=REPO,
+        cwd=cwd,
         env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=log,

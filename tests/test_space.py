@@ -8,19 +8,32 @@ import sys
 
 import pytest
 
+import deploy_space
 import model_defs
-from conftest import REPO, start_app, stop_app
+from conftest import REPO, front_matter, start_app, stop_app
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_front_matter_matches_requirements():
-    front_matter = (REPO / "README.md").read_text().split("---\n")[1]
-    fields = dict(line.split(": ", 1) for line in front_matter.strip().splitlines())
+    readme = (REPO / "README.md").read_text()
+    fields = front_matter(readme)
     pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), flags=re.MULTILINE)[1]
     assert fields["sdk"] == "gradio" and fields["sdk_version"] == pinned and fields["app_file"] == "app.py"
     assert {"title", "emoji", "colorFrom", "colorTo", "license", "short_description"} <= fields.keys()
-    assert len(fields["short_description"]) <= 60
+    # A string: unquoted, YAML reads 3.10 as the number 3.1. tests/test_install.py checks the pins' wheels for it.
+    assert re.fullmatch(r"3\.\d+", fields["python_version"])
+    assert len(fields["short_description"]) <= 60  # the Hub refuses a longer one
+    assert {"mnist", "keras", "image-classification"} <= set(fields["tags"])
+    assert "models" not in fields  # the committed weights/ are served; deploy_space.py adds it for a model repo
+
+
+def test_uploaded_readme_names_the_weights_repo():
+    readme = (REPO / "README.md").read_text()
+    uploaded = deploy_space.space_readme(readme, "someone/digit-weights")
+    assert front_matter(uploaded) == {**front_matter(readme), "models": ["someone/digit-weights"]}
+    assert uploaded.split("---\n", 2)[2] == readme.split("---\n", 2)[2]
+    assert deploy_space.space_readme(readme, None) == readme
 
 
 def hub_cache(tmp_path, repo_id: str):
