@@ -1,0 +1,220 @@
+"""deploy_space.py as a user runs it: the files it uploads stand alone, and every failure is one clear line.
+
+No test contacts the real Hub: HF_ENDPOINT always points at 127.0.0.1, at a dead port or at a tiny fake Hub.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import deploy_space
+from conftest import REPO, free_port, start_app, stop_app
+
+SPACE = "someone/digit-studio"
+
+
+def run_deploy(*args: str, endpoint: str, home, token: str | None = "hf_not_a_real_token"):
+    """`python deploy_space.py ...` with no Hugging Face setting of this machine, and the Hub at endpoint."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "HUGGING_FACE"))}
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1")
+    if token is not None:
+        env["HF_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "deploy_space.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def dead_endpoint() -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def test_dry_run_lists_what_the_space_needs(tmp_path):
+    result = run_deploy(SPACE, "--dry-run", endpoint=dead_endpoint(), token=None, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    listed = result.stdout.splitlines()
+    assert listed == sorted(set(listed))
+    assert {"app.py", "model_defs.py", "preprocess.py", "requirements.txt", "README.md"} <= set(listed)
+    for folder in ("weights", "examples"):
+        on_disk = {path.relative_to(REPO).as_posix() for path in (REPO / folder).iterdir() if path.is_file()}
+        assert {name for name in listed if name.startswith(f"{folder}/")} == on_disk
+    assert not [name for name in listed if name.startswith(("tests/", "benchmarks/")) or name.startswith("train")]
+    assert not [name for name in listed if name.startswith("requirements-")]
+
+
+def test_modules_are_found_by_following_imports(tmp_path):
+    """Top-level, lazy, transitive and package imports are followed; unimported and stdlib-named ones are not."""
+    files = {
+        "app.py": "import os\nimport helper\nfrom pkg import sub\n\ndef later():\n    import lazy\n",
+        "helper.py": "from mid import thing\n",
+        "mid.py": "thing = 1\n",
+        "lazy.py": "",
+        "pkg/__init__.py": "from . import inner\n",
+        "pkg/sub.py": "",
+        "pkg/inner.py": "",
+        "unused.py": "",
+        "train.py": "import helper\n",
+        "tests/test_x.py": "import app\n",
+        "requirements.txt": "",
+        "README.md": "",
+        "weights/w.h5": "",
+        "examples/1.png": "",
+        "examples/.hidden": "",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert deploy_space.space_files(tmp_path) == [
+        "README.md",
+        "app.py",
+        "examples/1.png",
+        "helper.py",
+        "lazy.py",
+        "mid.py",
+        "pkg/__init__.py",
+        "pkg/inner.py",
+        "pkg/sub.py",
+        "requirements.txt",
+        "weights/w.h5",
+    ]
+
+
+def test_the_uploaded_files_run_the_app_alone(tmp_path):
+    listed = run_deploy(SPACE, "--dry-run", endpoint=dead_endpoint(), token=None, home=tmp_path).stdout.splitlines()
+    space = tmp_path / "space"
+    for name in listed:
+        (space / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, space / name)
+    from gradio_client import Client, handle_file
+
+    process, url = start_app({"PYTHONPATH": ""}, cwd=space)
+    try:
+        client = Client(url, verbose=False)
+        for example in (space / "examples/2_paper_photo.jpg", space / "examples/7_mnist.png"):
+            cnn, linear, _, _ = client.predict(handle_file(str(example)), api_name="/classify")
+            assert cnn["label"] == linear["label"] == example.name[0]
+        client.close()
+    finally:
+        stop_app(process)
+
+
+@pytest.mark.parametrize("space_id", ["digit-studio", "someone/digit studio", "a/b/c", "someone/-studio", "x--y/z"])
+def test_a_malformed_space_id_is_one_line(tmp_path, space_id):
+    result = run_deploy(space_id, endpoint=dead_endpoint(), home=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"deploy_space.py: {space_id!r} is not a Space id: give it as owner/name")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+def test_no_token_is_one_line(tmp_path):
+    result = run_deploy(SPACE, endpoint=dead_endpoint(), token=None, home=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "deploy_space.py: no Hugging Face token: run `hf auth login`, or set HF_TOKEN to a token with write access."
+        " Nothing was changed on the Hub.\n"
+    )
+
+
+def test_offline_is_one_line(tmp_path):
+    endpoint = dead_endpoint()
+    result = run_deploy(SPACE, endpoint=endpoint, home=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"deploy_space.py: cannot reach the Hub at {endpoint} (")
+    assert result.stderr.endswith("). Nothing was changed on the Hub.\n") and result.stderr.count("\n") == 1
+
+
+class FakeHub(BaseHTTPRequestHandler):
+    """The Hub's answers for one Space: its SDK (None: no such Space), creation allowed, every write refused."""
+
+    sdk: str | None = None
+    requests: list[tuple[str, str]]
+
+    def log_message(self, *args) -> None:  # keep pytest's output clean
+        pass
+
+    def answer(self, status: int, body, headers: dict | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self.requests.append(("GET", self.path))
+        if self.path.startswith(f"/api/spaces/{SPACE}/tree/"):
+            self.answer(200, [])
+        elif self.path.startswith(f"/api/spaces/{SPACE}") and self.sdk is not None:
+            self.answer(200, {"id": SPACE, "sdk": self.sdk, "private": False})
+        else:
+            self.answer(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+
+    def do_POST(self) -> None:
+        self.requests.append(("POST", self.path))
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/api/repos/create":
+            self.answer(200, {"url": f"http://{self.headers['Host']}/spaces/{SPACE}", "name": SPACE})
+        elif self.path == "/api/validate-yaml":
+            self.answer(200, {"errors": [], "warnings": []})
+        else:
+            message = "You don't have the rights to write to this repository"
+            self.answer(403, {"error": message}, {"X-Error-Message": message})
+
+
+@pytest.fixture
+def fake_hub():
+    """Start a fake Hub on 127.0.0.1; yields a function that sets the Space's SDK and returns (endpoint, requests)."""
+    handler = type("Hub", (FakeHub,), {"requests": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def with_space(sdk: str | None):
+        handler.sdk = sdk
+        return f"http://127.0.0.1:{server.server_address[1]}", handler.requests
+
+    try:
+        yield with_space
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_space_with_another_sdk_is_refused(tmp_path, fake_hub):
+    endpoint, requests = fake_hub("docker")
+    result = run_deploy(SPACE, endpoint=endpoint, home=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"deploy_space.py: {SPACE} is a docker Space, and this app needs a Gradio one: choose another Space id."
+        " Nothing was changed on the Hub.\n"
+    )
+    assert [method for method, _ in requests] == ["GET"]
+
+
+def test_a_token_without_write_access_is_one_line(tmp_path, fake_hub):
+    endpoint, requests = fake_hub("gradio")
+    result = run_deploy(SPACE, endpoint=endpoint, home=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"deploy_space.py: the token has no write access to {SPACE} (HTTP 403)")
+    assert "You don't have the rights" in result.stderr
+    assert result.stderr.endswith("Nothing was changed on the Hub.\n") and result.stderr.count("\n") == 1
+    assert ("POST", f"/api/spaces/{SPACE}/preupload/main") in requests
+
+
+def test_a_failure_says_what_changed_before_it(tmp_path, fake_hub):
+    """The Space is created, then the upload is refused: the line says the Space exists now, empty."""
+    endpoint, requests = fake_hub(None)
+    result = run_deploy(SPACE, endpoint=endpoint, home=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"deploy_space.py: the token has no write access to {SPACE} (HTTP 403)")
+    assert result.stderr.endswith(
+        f"Already done on the Hub: created the empty Gradio Space {SPACE}; no file was uploaded"
+        " (the upload is one commit, made last).\n"
+    )
+    assert ("POST", "/api/repos/create") in requests
