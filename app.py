@@ -12,9 +12,11 @@ when there is nothing to classify.
 import base64
 import io
 import json
+import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
@@ -24,18 +26,14 @@ from PIL import Image
 
 import model_defs
 import preprocess
+import uploads
 
-ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
-FORMATS_TEXT = "PNG, JPEG, WebP, BMP, GIF or TIFF"
-MAX_PIXELS = 25_000_000
-# A sketch's images in all (the page's canvas is 400x400): each decoded layer is held until all are read.
-MAX_SKETCH_PIXELS = 4_000_000
+log = logging.getLogger("digit_studio")
+
 MAX_FILE_SIZE = "10mb"
-# Gradio decodes the page's sketch itself: Pillow then refuses a decompression bomb (over twice this) unread.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-# Uploads are deleted once this old (see delete_old_files): not at once, as Gradio stores identical uploads as one
-# file, which another request may still be about to read.
+# Uploads are deleted once this old and no request waiting or running names them (uploads.UploadCleaner).
 UPLOAD_LIFETIME_S = 30
+SERVER_FAULT = "Something went wrong on our side; please try again."
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 HINT = "Draw a digit on the canvas, or upload a photo of one."
 # Gradio 6.31's sketchpad starts with no tool selected and drops it again on every clear;
@@ -136,59 +134,40 @@ def describe(digit: np.ndarray) -> tuple:
     return labels[0], labels[1], preview_html(digit), summary
 
 
-def open_image(path: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open an uploaded file within the stated limits, decoding it fully so damage shows here."""
-    too_large = f"That image is over the limit of {max_pixels // 1_000_000} megapixels; please send a smaller one."
-    try:
-        image = Image.open(path, formats=ACCEPTED_FORMATS)
-    except Image.DecompressionBombError:  # Pillow's own check (twice MAX_PIXELS) comes before ours
-        raise preprocess.BadImageError(too_large) from None
-    except (Image.UnidentifiedImageError, OSError, ValueError):
-        raise preprocess.BadImageError(f"That file is not an image this app can read: use {FORMATS_TEXT}.") from None
-    if image.width * image.height > max_pixels:
-        raise preprocess.BadImageError(too_large)
-    try:
-        image.load()
-    except (OSError, ValueError, Image.DecompressionBombError):
-        raise preprocess.BadImageError("That image file is damaged or incomplete; please upload it again.") from None
-    return image
+def file_path(file: dict | None) -> str | None:
+    """The path in one of Gradio's file payloads (left undecoded, preprocess=False, so that uploads' limits apply)."""
+    return file.get("path") if file else None
 
 
 def digit_from_upload(upload: dict | None) -> np.ndarray:
-    """`upload` is Gradio's file payload, left undecoded (preprocess=False) so that open_image's limits apply."""
-    if not upload or not upload.get("path"):
-        raise preprocess.NoDigitError(f"No image was sent: send one image file ({FORMATS_TEXT}).")
-    return preprocess.preprocess_image(open_image(upload["path"]))
+    if not file_path(upload):
+        raise preprocess.NoDigitError(f"No digit found: no image was sent. Send one file ({uploads.FORMATS_TEXT}).")
+    with uploads.image_file(file_path(upload)) as image:
+        return preprocess.preprocess_image(image)
 
 
-def digit_from_sketch(sketch: dict | None) -> np.ndarray:
-    return preprocess.preprocess_sketch(sketch or {})
+def digit_from_sketch(value: dict | None) -> np.ndarray:
+    """A Sketchpad payload, undecoded: the page's canvas arrives ahead of the event, the API's as uploaded files."""
+    value = value or {}
+    if value.get("id") is not None:  # the page sends its canvas through the editor's accept_blobs, keyed by id
+        blobs = sketch.blob_storage.pop(value["id"], None)  # as Gradio's own decoding would
+        files = blobs.model_dump() if blobs else {}
+    else:
+        files = {
+            "background": file_path(value.get("background")),
+            "layers": [file_path(layer) for layer in value.get("layers") or []],
+            "composite": file_path(value.get("composite")),
+        }
+    with uploads.sketch_files(files) as arrays:
+        return preprocess.preprocess_sketch(arrays)
 
 
-def digit_from_sketch_files(sketch: dict | None) -> np.ndarray:
-    """The API's sketch as Gradio's file payloads (preprocess=False), each decoded like an upload by open_image.
-
-    Its images share one limit, MAX_SKETCH_PIXELS, so that no number of layers can exhaust the memory.
-    """
-    sketch = sketch or {}
-    pixels = 0
-
-    def decode(file: dict | None) -> np.ndarray | None:
-        nonlocal pixels
-        if not file:
-            return None
-        image = open_image(file["path"], MAX_SKETCH_PIXELS)
-        pixels += image.width * image.height
-        if pixels > MAX_SKETCH_PIXELS:
-            raise preprocess.BadImageError(
-                f"That sketch's images are over the limit of {MAX_SKETCH_PIXELS // 1_000_000} megapixels in all."
-            )
-        return np.asarray(image.convert("RGBA"))
-
-    layers = [decode(layer) for layer in sketch.get("layers") or []]
-    return digit_from_sketch(
-        {"background": decode(sketch.get("background")), "layers": layers, "composite": decode(sketch.get("composite"))}
-    )
+def message_for(error: Exception) -> str:
+    """What a visitor is told: our own errors say what to fix; anything else is logged here, and shows no internals."""
+    if isinstance(error, preprocess.NoDigitError | preprocess.BadImageError):
+        return str(error)
+    log.error("unexpected error while answering a request", exc_info=error)
+    return SERVER_FAULT
 
 
 def api_endpoint(to_digit):
@@ -197,8 +176,8 @@ def api_endpoint(to_digit):
     def endpoint(value) -> tuple:
         try:
             return describe(to_digit(value))
-        except (preprocess.NoDigitError, preprocess.BadImageError) as error:
-            raise gr.Error(str(error)) from None
+        except Exception as error:
+            raise gr.Error(message_for(error)) from None
 
     return endpoint
 
@@ -211,14 +190,14 @@ def page_view(to_digit):
             return describe(to_digit(value))
         except preprocess.NoDigitError:
             return None, None, "", HINT
-        except preprocess.BadImageError as error:
-            raise gr.Error(str(error)) from None
+        except Exception as error:
+            raise gr.Error(message_for(error)) from None
 
     return show
 
 
 classify = api_endpoint(digit_from_upload)
-classify_sketch = api_endpoint(digit_from_sketch_files)
+classify_sketch = api_endpoint(digit_from_sketch)
 
 
 def comparison_markdown() -> str:
@@ -240,27 +219,36 @@ def measure_latency(repeats: int = 20) -> dict[str, float]:
     return {name: float(np.median([t[name][1] for t in timings])) for name in MODELS}
 
 
-def delete_old_files(blocks: gr.Blocks) -> None:
-    """Every 10 s, delete what visitors sent (and any file Gradio made for them) once UPLOAD_LIFETIME_S old.
+def names_in(value) -> Iterator[str]:
+    """Every file path and sketch id in a request's payload, however deeply nested."""
+    if isinstance(value, dict):
+        yield from (value[key] for key in ("path", "id") if isinstance(value.get(key), str))
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        for item in value:
+            yield from names_in(item)
 
-    Gradio's delete_cache would do this, but in 6.31 its loop reads the live sets of files and dies for good
-    the first time an upload lands mid-scan, so under load it soon stops deleting anything.
-    """
+
+def still_needed(blocks: gr.Blocks) -> set[str]:
+    """What a request waiting in Gradio 6.31's queue or running still names, and the files Gradio keeps for good."""
+    queue = blocks._queue
+    events = [event for waiting in list(queue.event_queue_per_concurrency_id.values()) for event in list(waiting.queue)]
+    events += [event for job in list(queue.active_jobs) if job for event in job]
+    needed = {name for event in events if event.data for name in names_in(event.data.data)}
+    return needed.union(*(getattr(block, "keep_in_cache", set()) for block in list(blocks.blocks.values())))
+
+
+def clean_uploads(blocks: gr.Blocks) -> None:
+    """Every 10 s, delete what visitors sent (uploads, and sketches the page sent ahead) once no request needs it."""
+    cleaner = uploads.UploadCleaner(UPLOAD_LIFETIME_S)
     while True:
         time.sleep(10)
-        kept = set().union(*(getattr(block, "keep_in_cache", set()) for block in list(blocks.blocks.values())))
-        cutoff = time.time() - UPLOAD_LIFETIME_S
-        for files in blocks.temp_file_sets:
-            for name in files.copy() - kept:  # a copy: uploads keep arriving meanwhile
-                path = Path(name)
-                try:
-                    if path.stat().st_ctime > cutoff:
-                        continue
-                    path.unlink()
-                    path.parent.rmdir()  # Gradio gives each upload a folder of its own, named by its hash
-                except OSError:  # gone already, or its folder holds the same bytes under another name
-                    pass
-                files.discard(name)
+        try:
+            needed = still_needed(blocks)
+            cleaner.sweep(blocks.temp_file_sets, needed)
+            cleaner.expire(sketch.blob_storage, needed)
+        except Exception:  # one bad pass must not end the cleaning for good, as it does Gradio's own
+            log.exception("cleaning uploads failed; trying again in 10 s")
 
 
 LATENCY_MS = measure_latency()
@@ -289,7 +277,11 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
                 upload = gr.Image(
                     type="filepath", sources=["upload", "clipboard"], label="Upload a digit", elem_id="upload"
                 )
-                gr.Examples(examples=EXAMPLES, inputs=upload, label="Examples: clean MNIST digits and real-world ones")
+                gr.Examples(
+                    examples=EXAMPLES,
+                    inputs=upload,
+                    label="Examples: MNIST digits and synthetic photos, scans, drawings",
+                )
             gr.ClearButton([sketch, upload], value="Clear")
         with gr.Column():
             summary = gr.Markdown(HINT, elem_id="summary")
@@ -308,11 +300,11 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
             for name in model_defs.MODEL_NAMES:
                 gr.Image(str(WEIGHTS_DIR / f"confusion_{name}.png"), label=f"Confusion matrix: {name}", buttons=[])
 
-    page_events = {"outputs": outputs, "show_progress": "hidden", "api_visibility": "private"}
+    # Every input reaches our functions undecoded (preprocess=False) and is read by uploads.py, so every event,
+    # the page's private ones too (anyone can call them through the queue), gets the same limits and messages.
+    page_events = {"outputs": outputs, "show_progress": "hidden", "api_visibility": "private", "preprocess": False}
     sketch.change(page_view(digit_from_sketch), sketch, trigger_mode="always_last", **page_events)
-    # Files reach our functions undecoded (preprocess=False), so every bad one gets our limits and message; the
-    # page's sketch is the exception: the browser sends it in pieces that only Gradio's own decoding reassembles.
-    upload.change(page_view(digit_from_upload), upload, preprocess=False, **page_events)
+    upload.change(page_view(digit_from_upload), upload, **page_events)
     # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
     gr.Button(visible=False).click(classify, upload, outputs, api_name="classify", preprocess=False)
     gr.Button(visible=False).click(classify_sketch, sketch, outputs, api_name="classify_sketch", preprocess=False)
@@ -323,10 +315,12 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
         bench_events = {"api_name": "trivial", "api_visibility": "undocumented", "preprocess": False}
         gr.Button(visible=False).click(lambda upload: constant, upload, outputs, **bench_events)
 
+# Up to 16 calls of each endpoint at once, not Gradio's 1: with 16 clients /classify served 8-34% more requests
+# (README, Performance); uploads.MAX_PIXELS_IN_FLIGHT bounds the memory of all of them together. No batch=True: a
+# batch shares one outcome, so one bad image would fail every request batched with it. Set here, not at launch, so
+# that `gradio app.py` gets it too, and the cleaner with it.
+demo.queue(default_concurrency_limit=16)
+threading.Thread(target=clean_uploads, args=(demo,), daemon=True).start()
 
 if __name__ == "__main__":
-    threading.Thread(target=delete_old_files, args=(demo,), daemon=True).start()
-    # Up to 16 calls of each endpoint at once, not Gradio's 1: with 16 clients /classify served 8-34% more requests
-    # (README, Performance), and the bound caps the memory of many large uploads. No batch=True: a batch
-    # shares one outcome, so one bad image would fail every request batched with it.
-    demo.queue(default_concurrency_limit=16).launch(max_file_size=MAX_FILE_SIZE, js=PICK_BRUSH_JS)
+    demo.launch(max_file_size=MAX_FILE_SIZE, js=PICK_BRUSH_JS)

@@ -213,6 +213,7 @@ CASES = {
     "sketch with no keys": sketch_case(NO_DIGIT),
     "sketch with an empty layer": sketch_case(NO_DIGIT, layers=lambda: [Image.new("RGBA", (400, 400))]),
     "sketch background only": sketch_case(LABEL, background=on_paper),
+    "sketch background with EXIF rotation": sketch_case(LABEL, background=with_exif_rotation),
     "sketch with mismatched layer sizes": sketch_case(LAYER_SIZES, layers=mismatched_layers),
     "sketch layer that is a bomb": sketch_case(SKETCH_TOO_LARGE, layers=lambda: [png_declaring(30_000, 30_000)]),
     "sketch layer truncated": sketch_case(DAMAGED, layers=lambda: [truncated(encoded(on_transparent(), "PNG"))]),

@@ -26,7 +26,7 @@ import preprocess  # noqa: E402
 import synthetic  # noqa: E402
 
 EXAMPLES_DIR = REPO / "examples"
-# (label, kind, first seed to try): four clean MNIST digits, then one of each real-world kind, all ten digits
+# (label, kind, first seed to try): four clean MNIST digits, then one of each synthetic kind, all ten digits
 EXAMPLES = [
     (7, "mnist", 0),
     (1, "mnist", 0),

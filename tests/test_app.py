@@ -110,6 +110,11 @@ def test_blank_image_is_a_no_digit_error(client, tmp_path, colour):
     assert cnn["label"] == label_of(EXAMPLES[0])
 
 
+def test_no_file_is_a_no_digit_error(client):
+    with pytest.raises(AppError, match="^No digit found"):
+        client.predict(None, api_name="/classify")
+
+
 def readme_snippets() -> list[str]:
     readme = (REPO / "README.md").read_text()
     return re.findall(r"```python\n(from gradio_client.*?)```", readme, flags=re.DOTALL)

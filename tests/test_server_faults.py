@@ -1,0 +1,15 @@
+"""A fault of ours reaches the visitor as one plain sentence, and the server's log gets the details."""
+
+import logging
+
+import gradio as gr
+import pytest
+
+
+def test_an_unexpected_error_gets_a_generic_message_and_is_logged(caplog):
+    import app  # in process, to read the log: loads the committed models, as the server does
+
+    with caplog.at_level(logging.ERROR, logger="digit_studio"), pytest.raises(gr.Error) as error:
+        app.classify(["not a file payload"])  # Gradio's schema refuses this before the server gets here
+    assert error.value.message == "Something went wrong on our side; please try again."
+    assert "AttributeError" in caplog.text and "Traceback" in caplog.text
