@@ -130,7 +130,8 @@ def sketch_files(value: dict | None) -> Iterator[dict]:
         if source is None:
             return None
         with open_header(source, MAX_SKETCH_PIXELS) as image:
-            return np.asarray(ImageOps.exif_transpose(decode(image)).convert("RGBA"))
+            ImageOps.exif_transpose(decode(image), in_place=True)
+            return np.asarray(image.convert("RGBA"))
 
     with BUDGET.hold(pixels):
         yield {
