@@ -29,8 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
+
+try:
+    import keras
+except (ImportError, ValueError) as error:  # KERAS_BACKEND names a backend that is not installed or does not exist
+    sys.exit(f"train.py: error: Keras cannot start the {os.environ.get('KERAS_BACKEND')!r} backend: {error}")
 from keras import layers
 
 import mnist_data
@@ -183,26 +187,45 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self.start)
 
 
-def device_description() -> str:
-    accelerators = [d for d in keras.distribution.list_devices() if not d.lower().startswith("cpu")]
-    if accelerators:
-        return f"{len(accelerators)} x {accelerators[0].split(':')[0].upper()} ({keras.backend.backend()})"
-    return f"CPU, {os.cpu_count()} cores ({keras.backend.backend()})"
+def training_devices() -> list[str]:
+    """Every accelerator the backend sees, else every CPU device (XLA can be told to simulate several)."""
+    devices = keras.distribution.list_devices()
+    return [d for d in devices if not d.lower().startswith("cpu")] or devices
 
 
-def use_all_accelerators() -> None:
-    """Data-parallel training across several GPUs/TPUs through Keras's distribution API."""
-    accelerators = [d for d in keras.distribution.list_devices() if not d.lower().startswith("cpu")]
-    if len(accelerators) > 1:
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=accelerators))
+def distribute(devices: list[str]) -> int:
+    """Data-parallel training across several devices through Keras's distribution API; returns how many are used.
+
+    Keras 3 distributes on the JAX backend only: elsewhere training stays on the first device.
+    """
+    if len(devices) < 2:
+        return 1
+    if keras.backend.backend() != "jax":
+        print(f"{len(devices)} devices seen, but Keras distributes only with KERAS_BACKEND=jax: training on one")
+        return 1
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return len(devices)
 
 
-def train_one(model_name: str, args, train, test, validation=None) -> tuple[keras.Model, dict]:
+def device_description(devices: list[str]) -> str:
+    if devices[0].lower().startswith("cpu") and len(devices) == 1:
+        return f"CPU, {os.cpu_count()} cores ({keras.backend.backend()})"
+    return f"{len(devices)} x {devices[0].split(':')[0].upper()} ({keras.backend.backend()})"
+
+
+def even_split(count: int, batch_size: int, devices: int) -> int:
+    """How many of count images to train on so that every batch, the last one too, splits evenly across devices."""
+    return count - (count % batch_size) % devices
+
+
+def train_one(model_name: str, args, train, test, validation=None, devices: int = 1) -> tuple[keras.Model, dict]:
     """Train one model by its recipe; validation (images, labels) or None is scored after every epoch."""
     recipe = dict(RECIPES[model_name])
     recipe["epochs"] = args.epochs or recipe["epochs"]
     recipe["batch_size"] = args.batch_size or recipe["batch_size"]
     (x_train, y_train), (x_test, y_test) = train, test
+    kept = even_split(len(x_train), recipe["batch_size"], devices)
+    x_train, y_train = x_train[:kept], y_train[:kept]
     keras.utils.set_random_seed(args.seed)
 
     model = model_defs.build(model_name)
@@ -274,7 +297,7 @@ def train_one(model_name: str, args, train, test, validation=None) -> tuple[kera
     return model, metrics
 
 
-def environment() -> dict:
+def environment(devices: list[str]) -> dict:
     backend = keras.backend.backend()
     backend_package = {"tensorflow": "tensorflow-cpu", "jax": "jax", "torch": "torch"}.get(backend, backend)
     versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": np.__version__}
@@ -287,7 +310,8 @@ def environment() -> dict:
     return {
         "command": " ".join(["python", *sys.argv]),
         "backend": backend,
-        "device": device_description(),
+        "device": device_description(devices),
+        "devices": len(devices),
         "versions": versions,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
@@ -303,13 +327,13 @@ def load_metrics(output_dir: Path) -> dict:
         return {"models": {}}
 
 
-def save_outputs(output_dir: Path, trained: dict[str, tuple[keras.Model, dict]]) -> dict:
+def save_outputs(output_dir: Path, trained: dict[str, tuple[keras.Model, dict]], devices: list[str]) -> dict:
     """Write every file under a temporary name first, then rename them all into place, metrics.json last.
 
     A failure while writing (a full disk, a plotting error, an interrupt) leaves the previous set untouched.
     """
     metrics = load_metrics(output_dir)
-    run = environment()
+    run = environment(devices)
     staged = {}  # final path -> temporary path, in the order they are renamed
     values = {model_name: model.get_weights() for model_name, (model, _) in trained.items()}
     try:
@@ -478,16 +502,17 @@ def main(argv=None) -> None:
                 x_test[: args.subset],
                 y_test[: args.subset],
             )
-        use_all_accelerators()
+        devices = training_devices()
+        devices = devices[: distribute(devices)]
         if args.validation >= len(x_train):
             raise UsageError(f"--validation {args.validation} leaves no training images (there are {len(x_train)})")
         names = model_defs.MODEL_NAMES if args.model == "all" else (args.model,)
         kept = len(x_train) - args.validation
         train, test = (prepare(x_train[:kept]), y_train[:kept]), (prepare(x_test), y_test)
         validation = (prepare(x_train[kept:]), y_train[kept:]) if args.validation else None
-        trained = {name: train_one(name, args, train, test, validation) for name in names}
+        trained = {name: train_one(name, args, train, test, validation, len(devices)) for name in names}
         check_writable(output_dir)
-        metrics = save_outputs(output_dir, trained)
+        metrics = save_outputs(output_dir, trained, devices)
         print_table(metrics)
         if args.push_to_hub:
             push_to_hub(args.push_to_hub, output_dir, metrics)

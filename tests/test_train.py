@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import mnist_data
@@ -196,3 +197,28 @@ def test_a_failure_while_writing_leaves_the_previous_set_in_place(small_mnist, t
     assert snapshot(output_dir) == before  # no new weights, and no temporary file left behind
     process, _ = start_app(env={"WEIGHTS_DIR": str(output_dir)})
     stop_app(process)
+
+
+def test_jax_trains_data_parallel_and_its_weights_score_the_same_in_tensorflow(small_mnist, tmp_path):
+    """KERAS_BACKEND=jax over two simulated CPU devices: DataParallel, recorded, and loadable by the app's backend."""
+    from conftest import classify_batch
+
+    result = run_train(
+        *("--model", "cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--output-dir", str(tmp_path)),
+        env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    entry = json.loads((tmp_path / "metrics.json").read_text())["models"]["cnn"]
+    assert entry["backend"] == "jax" and entry["devices"] == 2 and entry["device"] == "2 x CPU (jax)"
+    model = model_defs.load_model("cnn", tmp_path)  # this process runs TensorFlow, as the app does
+    images, labels = mnist_data.load_test_from_dir(small_mnist)
+    accuracy = float(np.mean(classify_batch(model, images) == labels))
+    assert abs(accuracy - entry["test_accuracy"]) <= 1 / len(labels)
+
+
+def test_a_backend_that_cannot_start_ends_with_one_line():
+    result = run_train("--epochs", "1", env={"KERAS_BACKEND": "no_such_backend"})
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "train.py: error: Keras cannot start the 'no_such_backend' backend: Unable to import backend : no_such_backend"
+    )
