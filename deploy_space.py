@@ -68,14 +68,15 @@ def app_modules(root: Path = ROOT) -> list[Path]:
 
 def space_files(root: Path = ROOT) -> list[str]:
     """Paths, relative to root, of every file the Space needs."""
-    files = [*app_modules(root), *(root / name for name in DATA_FILES)]
+    files = [path.relative_to(root) for path in app_modules(root)] + [Path(name) for name in DATA_FILES]
     for folder in DATA_DIRS:
         files.extend(
-            path
+            path.relative_to(root)
             for path in (root / folder).rglob("*")
-            if path.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in path.parts)
+            if path.is_file()
+            and not any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(root).parts)
         )
-    return sorted(path.relative_to(root).as_posix() for path in files)
+    return sorted(path.as_posix() for path in files)
 
 
 def space_readme(readme: str, weights_repo: str | None) -> str:
@@ -140,7 +141,7 @@ def deploy(args: argparse.Namespace, files: list[str], done: list[str]) -> str:
         sdk = None
     if sdk is None:
         api.create_repo(space_id, repo_type="space", space_sdk="gradio")
-        done.append(f"created the empty Gradio Space {space_id}")
+        done.append(f"created the Gradio Space {space_id}")
     elif sdk != "gradio":
         raise DeployError(f"{space_id} is a {sdk} Space, and this app needs a Gradio one: choose another Space id")
     variables = {"WEIGHTS_REPO": args.weights_repo, "WEIGHTS_REVISION": args.weights_revision}
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"uploaded {len(files)} files in one commit: {url}")
     if done:
-        print("and: " + "; ".join(done))
+        print("Also: " + "; ".join(done))
     return 0
 
 

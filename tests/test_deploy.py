@@ -3,6 +3,7 @@
 No test contacts the real Hub: HF_ENDPOINT always points at 127.0.0.1, at a dead port or at a tiny fake Hub.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -129,10 +130,13 @@ def test_offline_is_one_line(tmp_path):
 
 
 class FakeHub(BaseHTTPRequestHandler):
-    """The Hub's answers for one Space: its SDK (None: no such Space), creation allowed, every write refused."""
+    """The Hub's answers for one Space, recording what it is sent. Creating a Space is always allowed."""
 
-    sdk: str | None = None
+    sdk: str | None  # the Space's SDK; None: no such Space yet
+    writable: bool  # False: every write to the Space is refused, as for a read-only token
+    on_space: list[str]  # files already on the Space
     requests: list[tuple[str, str]]
+    sent: dict  # what a write sent, by kind: "commit" (parsed ndjson lines), "variables", "hardware"
 
     def log_message(self, *args) -> None:  # keep pytest's output clean
         pass
@@ -149,7 +153,7 @@ class FakeHub(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.requests.append(("GET", self.path))
         if self.path.startswith(f"/api/spaces/{SPACE}/tree/"):
-            self.answer(200, [])
+            self.answer(200, [{"type": "file", "path": path, "size": 1, "oid": "0" * 40} for path in self.on_space])
         elif self.path.startswith(f"/api/spaces/{SPACE}") and self.sdk is not None:
             self.answer(200, {"id": SPACE, "sdk": self.sdk, "private": False})
         else:
@@ -157,27 +161,44 @@ class FakeHub(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.requests.append(("POST", self.path))
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        kind = self.path.split("?")[0].rsplit("/", 1)[-1]
         if self.path == "/api/repos/create":
             self.answer(200, {"url": f"http://{self.headers['Host']}/spaces/{SPACE}", "name": SPACE})
         elif self.path == "/api/validate-yaml":
             self.answer(200, {"errors": [], "warnings": []})
-        else:
+        elif not self.writable:
             message = "You don't have the rights to write to this repository"
             self.answer(403, {"error": message}, {"X-Error-Message": message})
+        elif self.path.startswith(f"/api/spaces/{SPACE}/preupload/"):
+            files = json.loads(body)["files"]
+            self.answer(
+                200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+            )
+        elif self.path.startswith(f"/api/spaces/{SPACE}/commit/"):
+            self.sent["commit"] = [json.loads(line) for line in body.splitlines()]
+            url = f"http://{self.headers['Host']}/spaces/{SPACE}/commit/{'1' * 40}"
+            self.answer(200, {"commitUrl": url, "commitOid": "1" * 40, "pullRequestUrl": None})
+        elif kind in ("variables", "hardware"):
+            self.sent.setdefault(kind, []).append(json.loads(body))
+            self.answer(200, {} if kind == "variables" else {"stage": "BUILDING", "hardware": {"current": None}})
+        else:
+            self.answer(404, {"error": f"the fake Hub does not know {self.path}"})
 
 
 @pytest.fixture
 def fake_hub():
-    """Start a fake Hub on 127.0.0.1; yields a function that sets the Space's SDK and returns (endpoint, requests)."""
-    handler = type("Hub", (FakeHub,), {"requests": []})
+    """Start a fake Hub on 127.0.0.1; yields a function that sets up its Space and returns (endpoint, handler)."""
+    handler = type("Hub", (FakeHub,), {"requests": [], "sent": {}, "on_space": [], "writable": False})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
 
-    def with_space(sdk: str | None):
+    def with_space(sdk: str | None, **settings):
         handler.sdk = sdk
-        return f"http://127.0.0.1:{server.server_address[1]}", handler.requests
+        for key, value in settings.items():
+            setattr(handler, key, value)
+        return f"http://127.0.0.1:{server.server_address[1]}", handler
 
     try:
         yield with_space
@@ -186,35 +207,62 @@ def fake_hub():
         server.server_close()
 
 
+def test_deploy_uploads_exactly_the_listed_files_in_one_commit(tmp_path, fake_hub):
+    endpoint, hub = fake_hub("gradio", writable=True, on_space=[".gitattributes", "app.py", "old_module.py"])
+    listed = run_deploy(SPACE, "--dry-run", endpoint=endpoint, home=tmp_path).stdout.splitlines()
+    options = ["--weights-repo", "someone/digit-weights", "--weights-revision", "v1", "--hardware", "cpu-upgrade"]
+    result = run_deploy(SPACE, *options, endpoint=endpoint, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"uploaded {len(listed)} files in one commit: {endpoint}/spaces/{SPACE}/commit/")
+    header, *operations = hub.sent["commit"]
+    assert header["key"] == "header"
+    added = {op["value"]["path"]: base64.b64decode(op["value"]["content"]) for op in operations if op["key"] == "file"}
+    assert sorted(added) == listed
+    readme = (REPO / "README.md").read_text()
+    assert added.pop("README.md").decode() == deploy_space.space_readme(readme, "someone/digit-weights")
+    assert all(content == (REPO / path).read_bytes() for path, content in added.items())
+    assert [op["value"]["path"] for op in operations if op["key"] == "deletedFile"] == ["old_module.py"]
+    assert hub.sent["variables"] == [
+        {"key": "WEIGHTS_REPO", "value": "someone/digit-weights"},
+        {"key": "WEIGHTS_REVISION", "value": "v1"},
+    ]
+    assert [request["flavor"] for request in hub.sent["hardware"]] == ["cpu-upgrade"]
+    assert [method for method, path in hub.requests if "/commit/" in path] == ["POST"]
+    assert result.stdout.splitlines()[1] == (
+        "Also: set the Space variable WEIGHTS_REPO=someone/digit-weights; set the Space variable WEIGHTS_REVISION=v1;"
+        " requested cpu-upgrade hardware"
+    )
+
+
 def test_a_space_with_another_sdk_is_refused(tmp_path, fake_hub):
-    endpoint, requests = fake_hub("docker")
+    endpoint, hub = fake_hub("docker")
     result = run_deploy(SPACE, endpoint=endpoint, home=tmp_path)
     assert result.returncode == 1
     assert result.stderr == (
         f"deploy_space.py: {SPACE} is a docker Space, and this app needs a Gradio one: choose another Space id."
         " Nothing was changed on the Hub.\n"
     )
-    assert [method for method, _ in requests] == ["GET"]
+    assert [method for method, _ in hub.requests] == ["GET"]
 
 
 def test_a_token_without_write_access_is_one_line(tmp_path, fake_hub):
-    endpoint, requests = fake_hub("gradio")
+    endpoint, hub = fake_hub("gradio")
     result = run_deploy(SPACE, endpoint=endpoint, home=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith(f"deploy_space.py: the token has no write access to {SPACE} (HTTP 403)")
     assert "You don't have the rights" in result.stderr
     assert result.stderr.endswith("Nothing was changed on the Hub.\n") and result.stderr.count("\n") == 1
-    assert ("POST", f"/api/spaces/{SPACE}/preupload/main") in requests
+    assert ("POST", f"/api/spaces/{SPACE}/preupload/main") in hub.requests
 
 
 def test_a_failure_says_what_changed_before_it(tmp_path, fake_hub):
     """The Space is created, then the upload is refused: the line says the Space exists now, empty."""
-    endpoint, requests = fake_hub(None)
+    endpoint, hub = fake_hub(None)
     result = run_deploy(SPACE, endpoint=endpoint, home=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith(f"deploy_space.py: the token has no write access to {SPACE} (HTTP 403)")
     assert result.stderr.endswith(
-        f"Already done on the Hub: created the empty Gradio Space {SPACE}; no file was uploaded"
+        f"Already done on the Hub: created the Gradio Space {SPACE}; no file was uploaded"
         " (the upload is one commit, made last).\n"
     )
-    assert ("POST", "/api/repos/create") in requests
+    assert ("POST", "/api/repos/create") in hub.requests
