@@ -20,10 +20,10 @@ from conftest import REPO, free_port, start_app, stop_app
 SPACE = "someone/digit-studio"
 
 
-def run_deploy(*args: str, endpoint: str, home, token: str | None = "hf_not_a_real_token"):
+def run_deploy(*args: str, endpoint: str, home, token: str | None = "hf_not_a_real_token", **env_vars: str):
     """`python deploy_space.py ...` with no Hugging Face setting of this machine, and the Hub at endpoint."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "HUGGING_FACE"))}
-    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1")
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", **env_vars)
     if token is not None:
         env["HF_TOKEN"] = token
     return subprocess.run(
@@ -127,6 +127,14 @@ def test_offline_is_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"deploy_space.py: cannot reach the Hub at {endpoint} (")
     assert result.stderr.endswith("). Nothing was changed on the Hub.\n") and result.stderr.count("\n") == 1
+
+
+def test_hub_offline_mode_is_one_line(tmp_path):
+    result = run_deploy(SPACE, endpoint=dead_endpoint(), home=tmp_path, HF_HUB_OFFLINE="1")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "deploy_space.py: HF_HUB_OFFLINE is set, so the Hub cannot be reached. Nothing was changed on the Hub.\n"
+    )
 
 
 class FakeHub(BaseHTTPRequestHandler):
