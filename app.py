@@ -201,13 +201,15 @@ classify_sketch = api_endpoint(digit_from_sketch)
 
 
 def comparison_markdown() -> str:
+    """metrics.json as a table: the two served models, and any trained only for comparison (no latency)."""
     rows = "\n".join(
         f"| {entry['title']} | {entry['parameters']:,} | {entry['test_accuracy']:.2%} | {entry['test_loss']:.4f} "
-        f"| {entry['seconds_per_epoch']:.0f} s ({entry['device']}) | {LATENCY_MS[name]:.2f} ms |"
+        f"| {entry['recipe']['epochs']} x {entry['seconds_per_epoch']:.0f} s ({entry['device']}) "
+        f"| {f'{LATENCY_MS[name]:.2f} ms' if name in LATENCY_MS else 'not served'} |"
         for name, entry in METRICS.items()
     )
     return (
-        "| model | parameters | test accuracy (10,000 MNIST images) | test loss | training time per epoch "
+        "| model | parameters | test accuracy (10,000 MNIST images) | test loss | training: epochs x time per epoch "
         "| latency per image (this server) |\n|---|---|---|---|---|---|\n" + rows
     )
 

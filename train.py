@@ -162,10 +162,10 @@ class PixelPermutation(layers.Layer):
         return keras.ops.reshape(keras.ops.take(flat, self.permutation, axis=1), (-1, *model_defs.INPUT_SHAPE))
 
 
-def augmenter(recipe: dict) -> keras.Sequential:
+def augmenter(recipe: dict) -> keras.Layer:
     """Random rotation, zoom and shift, active only while training; none where the recipe names none."""
     if "rotation_degrees" not in recipe:
-        return keras.Sequential([], name="augment")
+        return layers.Identity(name="augment")
     return keras.Sequential(
         [
             layers.RandomRotation(recipe["rotation_degrees"] / 360, fill_mode="constant"),

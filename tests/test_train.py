@@ -222,3 +222,18 @@ def test_a_backend_that_cannot_start_ends_with_one_line():
     assert result.stderr.strip() == (
         "train.py: error: Keras cannot start the 'no_such_backend' backend: Unable to import backend : no_such_backend"
     )
+
+
+def test_the_write_ups_wide_cnn_trains_beside_the_served_models(trained_dir, small_mnist, tmp_path):
+    output_dir = tmp_path / "weights"
+    shutil.copytree(trained_dir, output_dir)
+    result = run_train(
+        "--model", "wide_cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--output-dir", str(output_dir)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((output_dir / "metrics.json").read_text())["models"]
+    assert list(metrics) == ["cnn", "linear", "wide_cnn"]
+    entry = metrics["wide_cnn"]
+    assert entry["parameters"] == model_defs.PARAMETER_COUNTS["wide_cnn"] == 3_274_634
+    assert entry["recipe"] == {**train.RECIPES["wide_cnn"], "epochs": 1}
+    assert model_defs.load_model("wide_cnn", output_dir).count_params() == entry["parameters"]
