@@ -185,3 +185,11 @@ def test_the_committed_cnn_reads_every_kind(committed_models):
     predictions = np.argmax(keras.ops.convert_to_numpy(committed_models["cnn"](digits, training=False)), axis=1)
     wrong = [(*case, int(guess)) for case, guess in zip(cases, predictions, strict=True) if guess != case[1]]
     assert not wrong, f"misread (kind, label, prediction): {wrong}"
+
+
+@pytest.mark.parametrize("kind", ["paper_photo", "dark_mode", "thin_pen"])
+def test_a_large_photo_read_at_half_size_gives_the_digit_read_at_full_size(kind):
+    image = synthetic.make(kind, 4).convert("RGB")
+    assert max(image.size) // preprocess.FAST_SIDE >= 2  # so that the fast path is the one taken
+    full_size = preprocess.to_mnist(preprocess.ink_from_opaque(image))
+    assert np.abs(preprocess.preprocess_image(image) - full_size).mean() < 0.05
