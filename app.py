@@ -4,11 +4,13 @@
 
 Weights come from weights/, or from a Hugging Face model repo when WEIGHTS_REPO is set
 (WEIGHTS_REVISION optional); either way each file must match the sha256 in metrics.json.
-API: /classify takes an image file, /classify_sketch a sketchpad value; both return the CNN's
+Gradio API: /classify takes an image file, /classify_sketch a sketchpad value; both return the CNN's
 Label, the dense network's Label, the 28x28 view and a summary, and fail with "No digit found"
-when there is nothing to classify.
+when there is nothing to classify. JSON API on the same port: POST /api/classify and /api/classify_batch
+(json_api.py), listed at /api/docs.
 """
 
+import asyncio
 import base64
 import io
 import json
@@ -19,11 +21,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import fastapi
 import gradio as gr
 import numpy as np
 import tensorflow as tf
+import uvicorn
+from fastapi.responses import JSONResponse
 from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
+import json_api
 import model_defs
 import preprocess
 import uploads
@@ -324,5 +332,101 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
 demo.queue(default_concurrency_limit=16)
 threading.Thread(target=clean_uploads, args=(demo,), daemon=True).start()
 
+# The JSON routes live on a FastAPI app of their own, with Gradio mounted on it at "/" (gr.mount_gradio_app): one
+# server and port for the page, Gradio's API and these, and an OpenAPI page that lists only these.
+api = fastapi.FastAPI(
+    title="Handwritten-digit studio: JSON API",
+    description="Both models' answers for a digit image, as JSON. The page and Gradio's API are at /.",
+    docs_url="/api/docs",
+    openapi_url="/api/openapi.json",
+    redoc_url=None,
+)
+IMAGE_SCHEMA = {"type": "string", "format": "binary"}
+ANSWER_DOC = {
+    "200": {"description": '{"cnn": {"label", "confidence", "confidences"}, "linear": {...}, "agree": bool}'},
+    "400": {"description": '{"error": ...}: no digit found, a damaged image, a malformed form'},
+    "408": {"description": f"the body took over {json_api.BODY_TIMEOUT_S} s to arrive"},
+    "413": {"description": "a file, an image's pixels or the number of images over the limit"},
+    "415": {"description": "not an accepted image format, or another Content-Type"},
+    "422": {"description": "no image, or no field of the expected name"},
+}
+
+
+async def read_body(request: fastapi.Request, max_bytes: int) -> bytes:
+    """The request's body, refused once over max_bytes or once BODY_TIMEOUT_S have passed since it began."""
+    too_large = json_api.ApiError(413, f"The request is over the limit of {max_bytes // 2**20} MB.")
+    if int(request.headers.get("content-length") or 0) > max_bytes:  # uvicorn has checked it is a number
+        raise too_large
+    body = bytearray()
+    try:
+        async with asyncio.timeout(json_api.BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_large
+    except TimeoutError:
+        raise json_api.ApiError(408, f"The request took over {json_api.BODY_TIMEOUT_S} s to arrive.") from None
+    except ClientDisconnect:
+        raise json_api.ApiError(400, "The request ended before its body did.") from None
+    return bytes(body)
+
+
+async def json_route(request: fastapi.Request, route: str) -> JSONResponse:
+    """Read the body here, in the event loop; decode, preprocess and run the models in a worker thread."""
+    try:
+        body = await read_body(request, json_api.MAX_BODY_BYTES[route])
+    except json_api.ApiError as error:  # the body may still be coming: close the connection, or uvicorn reads on
+        return JSONResponse({"error": error.message}, error.status, headers={"Connection": "close"})
+    handle = getattr(json_api, route)
+    try:
+        status, answer = await run_in_threadpool(handle, body, request.headers.get("content-type", ""), predict)
+    except Exception as error:  # a fault of ours, not the client's: logged, and told without internals
+        status, answer = 500, {"error": message_for(error)}
+    return JSONResponse(answer, status)
+
+
+@api.post(
+    "/api/classify",
+    summary="Classify one image",
+    responses=ANSWER_DOC,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": {"image": IMAGE_SCHEMA}}},
+                "image/*": {"schema": IMAGE_SCHEMA},
+            },
+        }
+    },
+)
+async def api_classify(request: fastapi.Request) -> JSONResponse:
+    """One image (PNG, JPEG, WebP, BMP, GIF, TIFF; 10 MB, 25 megapixels): both models' answers."""
+    return await json_route(request, "classify")
+
+
+@api.post(
+    "/api/classify_batch",
+    summary="Classify up to 64 images",
+    responses={**ANSWER_DOC, "200": {"description": '{"results": [answer or {"error": ...}, ...]}, in order'}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"images": {"type": "array", "items": IMAGE_SCHEMA}}}
+                }
+            },
+        }
+    },
+)
+async def api_classify_batch(request: fastapi.Request) -> JSONResponse:
+    """Up to 64 images, each in a field named `images`: one entry per image, in order, each an answer or an error."""
+    return await json_route(request, "classify_batch")
+
+
 if __name__ == "__main__":
-    demo.launch(max_file_size=MAX_FILE_SIZE, js=PICK_BRUSH_JS)
+    gr.mount_gradio_app(api, demo, path="/", max_file_size=MAX_FILE_SIZE, js=PICK_BRUSH_JS)
+    # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)
+    host, port = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    print(f"* Running on http://{host}:{port} (JSON API: /api/docs)", flush=True)
+    uvicorn.run(api, host=host, port=port, log_level="warning")

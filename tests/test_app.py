@@ -100,6 +100,15 @@ def test_empty_sketch_is_a_no_digit_error(client, value):
         client.predict(value, api_name="/classify_sketch")
 
 
+def test_sketch_keys_behave_as_the_readme_says(client):
+    """background and composite may be None and layers []; Gradio's own schema refuses "layers": None."""
+    composite = handle_file(str(REPO / "examples" / "2_paper_photo.jpg"))
+    value = {"background": None, "layers": [], "composite": composite}
+    assert client.predict(value, api_name="/classify_sketch")[0]["label"] == "2"
+    with pytest.raises(AppError, match="Input should be a valid list"):
+        client.predict({**value, "layers": None}, api_name="/classify_sketch")
+
+
 @pytest.mark.parametrize("colour", ["white", "black", (128, 128, 128)], ids=str)
 def test_blank_image_is_a_no_digit_error(client, tmp_path, colour):
     path = tmp_path / "blank.png"

@@ -1,0 +1,181 @@
+"""The JSON routes' request handling: /api/classify and /api/classify_batch, from a request's body to its answer.
+
+    status, answer = json_api.classify(body, content_type, predict)        # one image
+    status, answer = json_api.classify_batch(body, content_type, predict)  # up to MAX_BATCH_IMAGES
+
+`body` is the request's bytes (app.py reads them within MAX_BODY_BYTES and BODY_TIMEOUT_S), `content_type` its
+Content-Type header, `predict(model_name, batch)` the models' probabilities for an N x 28 x 28 x 1 batch. An image
+comes as the multipart/form-data field `image` (`images`, repeated, for a batch) or, for one image, as the whole
+body with an image/* Content-Type. Each answer is JSON-ready: a result, or {"error": message} with a 4xx status,
+the same limits and messages as the page's. No web framework here; images are read through uploads.py.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+import model_defs
+import preprocess
+import uploads
+
+MAX_IMAGE_BYTES = 10 * 2**20  # per image, as on the page (app.MAX_FILE_SIZE)
+MAX_BATCH_IMAGES = 64
+# A batch's body in all: 64 photos of half a megabyte, or a few large ones; uploads.py bounds their pixels.
+MAX_BATCH_BYTES = 32 * 2**20
+MULTIPART_SLACK = 64 * 2**10  # room for a form's boundaries, headers and small fields beside its image
+MAX_BODY_BYTES = {"classify": MAX_IMAGE_BYTES + MULTIPART_SLACK, "classify_batch": MAX_BATCH_BYTES}
+# The whole body must arrive within this: a 10 MB photo needs 4 Mbit/s; a client trickling bytes is cut off.
+BODY_TIMEOUT_S = 20
+MAX_EXTRA_PARTS = 16  # form fields besides the images, ignored but counted, so that no form is endless
+
+Predict = Callable[[str, np.ndarray], np.ndarray]
+
+
+class ApiError(Exception):
+    """A request the route cannot answer with a result: its HTTP status and a message for a person."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def classify(body: bytes, content_type: str, predict: Predict) -> tuple[int, dict]:
+    """One image: both models' answers, or an error."""
+    try:
+        (image,) = images_in(body, content_type, "image", 1)
+        digit = digit_of(image)
+    except ApiError as error:
+        return error.status, {"error": error.message}
+    except (preprocess.NoDigitError, preprocess.BadImageError) as error:
+        return status_of(error), {"error": str(error)}
+    return 200, answers([digit], predict)[0]
+
+
+def classify_batch(body: bytes, content_type: str, predict: Predict) -> tuple[int, dict]:
+    """Up to MAX_BATCH_IMAGES images: {"results": [...]}, one entry per image in order, each an answer or an error.
+
+    One image's problem is its own entry; the models run once each, on every digit found.
+    """
+    if parse_options_header(content_type)[0].startswith(b"image/"):
+        return 415, {"error": "Send the images as multipart/form-data, each in a field named 'images'."}
+    try:
+        images = images_in(body, content_type, "images", MAX_BATCH_IMAGES)
+    except ApiError as error:
+        return error.status, {"error": error.message}
+    results: list[dict | None] = [None] * len(images)
+    digits = {}
+    for index, data in enumerate(images):
+        try:
+            digits[index] = digit_of(data)
+        except ApiError as error:
+            results[index] = {"error": error.message}
+        except (preprocess.NoDigitError, preprocess.BadImageError) as error:
+            results[index] = {"error": str(error)}
+    if digits:
+        for index, answer in zip(digits, answers(list(digits.values()), predict), strict=True):
+            results[index] = answer
+    return 200, {"results": results}
+
+
+def images_in(body: bytes, content_type: str, field: str, most: int) -> list[bytes]:
+    """The image(s) a request carries, at least one and at most `most`; anything else is an ApiError."""
+    media_type, options = parse_options_header(content_type)
+    how = f"send {'an image' if most == 1 else 'the images'} as multipart/form-data in the field '{field}'"
+    if not body:
+        raise ApiError(422, f"No image was sent: {how}.")
+    if media_type.startswith(b"image/") and most == 1:
+        return [body]
+    if media_type != b"multipart/form-data":
+        raw = " or as the body with an image/png, image/jpeg... Content-Type" if most == 1 else ""
+        raise ApiError(415, f"Unsupported Content-Type: {how}{raw}.")
+    parts = form_parts(body, options.get(b"boundary", b""), most + MAX_EXTRA_PARTS)
+    images = [data for name, data in parts if name == field]
+    if not images:
+        raise ApiError(422, f"No field '{field}' in the form: {how}.")
+    if most == 1 and len(images) > 1:
+        raise ApiError(422, "Send one image in the field 'image'; to classify several, use /api/classify_batch.")
+    if len(images) > most:
+        raise ApiError(413, f"Too many images: at most {most} per request.")
+    return images
+
+
+def form_parts(body: bytes, boundary: bytes, most: int) -> list[tuple[str, bytes]]:
+    """Each part of a multipart/form-data body as (field name, content); more than `most` parts is an ApiError."""
+    if not boundary:
+        raise ApiError(400, "The multipart/form-data Content-Type has no boundary.")
+    parts: list[tuple[str, bytearray]] = []
+    header: list[bytes] = [b"", b""]  # the part's header being read: name, value
+    names: list[str] = []
+
+    def on_part_begin() -> None:
+        if len(parts) == most:  # checked as each part starts, so a flood of parts is refused without reading it
+            raise ApiError(413, f"Too many parts in the form: at most {most}.")
+        parts.append(("", bytearray()))
+        names.clear()
+
+    def on_header_end() -> None:
+        if header[0].lower() == b"content-disposition":
+            names.append(parse_options_header(header[1])[1].get(b"name", b"").decode("utf-8", "replace"))
+        header[:] = [b"", b""]
+
+    def on_headers_finished() -> None:
+        parts[-1] = (names[0] if names else "", parts[-1][1])
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        parts[-1][1].extend(data[start:end])
+
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": lambda data, start, end: header.__setitem__(0, header[0] + data[start:end]),
+        "on_header_value": lambda data, start, end: header.__setitem__(1, header[1] + data[start:end]),
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data,
+    }
+    try:
+        parser = MultipartParser(boundary, callbacks)
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError:
+        raise ApiError(400, "The multipart/form-data body is malformed.") from None
+    return [(name, bytes(data)) for name, data in parts]
+
+
+def digit_of(data: bytes) -> np.ndarray:
+    """One image's 28x28 digit, read within the page's limits."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ApiError(413, f"That file is over the limit of {MAX_IMAGE_BYTES // 2**20} MB; please send a smaller one.")
+    with uploads.image_file(data) as image:
+        return preprocess.preprocess_image(image)
+
+
+def status_of(error: ValueError) -> int:
+    """413 for an image over a limit, 415 for a file that is no accepted image, 400 for the rest."""
+    if isinstance(error, uploads.TooLargeError):
+        return 413
+    if isinstance(error, uploads.NotAnImageError):
+        return 415
+    return 400
+
+
+def answers(digits: list[np.ndarray], predict: Predict) -> list[dict]:
+    """Both models' answers for each digit; one model call each for the whole list."""
+    batch = np.stack(digits)[..., None]
+    probabilities = {name: predict(name, batch) for name in model_defs.MODEL_NAMES}
+    results = []
+    for index in range(len(digits)):
+        models = {name: model_answer(probabilities[name][index]) for name in model_defs.MODEL_NAMES}
+        results.append({**models, "agree": len({answer["label"] for answer in models.values()}) == 1})
+    return results
+
+
+def model_answer(probabilities: np.ndarray) -> dict:
+    best = int(np.argmax(probabilities))
+    return {
+        "label": model_defs.CLASS_NAMES[best],
+        "confidence": float(probabilities[best]),
+        "confidences": {name: float(p) for name, p in zip(model_defs.CLASS_NAMES, probabilities, strict=True)},
+    }
