@@ -3,6 +3,7 @@ and the served API beside a trivial endpoint of the same server.
 
     python benchmarks/bench.py            # about 3 minutes on 2 cores
     python benchmarks/bench.py --quick    # tiny counts, under a minute: CI runs it so that it keeps working
+    python benchmarks/bench.py --json-only  # in-process and the JSON route's rows only, about a minute
 
 Writes bench.json and bench.md to benchmarks/results/ (or --output-dir) and prints the markdown.
 It starts `python app.py` on a free port of 127.0.0.1 with DIGIT_STUDIO_BENCH=1, which adds the undocumented
@@ -10,11 +11,14 @@ It starts `python app.py` on a free port of 127.0.0.1 with DIGIT_STUDIO_BENCH=1,
 fed MNIST test digit 0 as a 28x28 PNG, by two kinds of client running in this process, on the same cores as
 the server: gradio_client, as an API user calls it, and plain HTTP on one kept-alive connection per client
 (HttpClient), which shows the server's own cost without gradio_client's (a new connection per request and
-50 ms polling for the answer).
+50 ms polling for the answer). The JSON route, /api/classify, is measured beside /classify through both: one
+request at a time and 16 clients at once (each client with its own connection), and /api/classify_batch with 64
+28x28 PNGs per request.
 Timings are comparable only within one run, on an otherwise idle machine; none of them is a test.
 """
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -39,10 +43,12 @@ from gradio_client import Client, handle_file  # noqa: E402
 import app  # noqa: E402  loads both models, as the server does
 import mnist_data  # noqa: E402
 import model_defs  # noqa: E402
+import preprocess  # noqa: E402
 import synthetic  # noqa: E402
 from conftest import MNIST_SUBSET, start_app, stop_app  # noqa: E402
 
 BATCH_SIZE = 256
+API_BATCH_SIZE = 64
 CLIENT_COUNTS = (1, 4, 16)
 ENDPOINTS = ("/classify", "/trivial")
 FULL = {"repeats": 300, "batch_repeats": 20, "serial_pairs": 100, "load_seconds": 5, "load_rounds": 2}
@@ -92,13 +98,15 @@ def digit_and_outputs(to_digit, value) -> tuple:
     return app.describe(to_digit(value))
 
 
-def in_process(counts: dict, digit_path: Path, sketch: dict, digits: np.ndarray) -> dict:
+def in_process(counts: dict, digit_path: Path, sketch: dict, photo: Image.Image, digits: np.ndarray) -> dict:
     """The app's own functions, called directly: no server, no HTTP."""
     cases = {
         "digit_28": (app.digit_from_upload, {"path": str(digit_path)}),
         "sketch_800": (app.digit_from_sketch, sketch),
+        "photo_800": (preprocess.preprocess_image, photo),
     }
     results = {"preprocess_ms": {}, "with_models_ms": {}, "model_ms": {}, "batch_images_per_s": {}}
+    results["photo_ink_ms"] = spread(time_calls(counts["repeats"], preprocess.ink_from_image, photo))
     for case, (to_digit, value) in cases.items():
         results["preprocess_ms"][case] = spread(time_calls(counts["repeats"], to_digit, value))
         results["with_models_ms"][case] = spread(time_calls(counts["repeats"], digit_and_outputs, to_digit, value))
@@ -138,8 +146,29 @@ class HttpClient:
         self.http.close()
 
 
+class JsonClient:
+    """The JSON route on one kept-alive connection: one POST, one answer."""
+
+    def __init__(self, url: str):
+        self.http = httpx.Client(base_url=url, timeout=120)
+
+    def predict(self, file: dict, api_name: str) -> dict:
+        assert api_name == "/classify", api_name  # the JSON route has no /trivial twin
+        with open(file["path"], "rb") as handle:
+            return self.http.post("api/classify", files={"image": handle}).raise_for_status().json()
+
+    def batch(self, images: list[bytes]) -> list:
+        files = [("images", (f"{index}.png", data)) for index, data in enumerate(images)]
+        results = self.http.post("api/classify_batch", files=files).raise_for_status().json()["results"]
+        assert all("cnn" in result for result in results), results
+        return results
+
+    def close(self) -> None:
+        self.http.close()
+
+
 CLIENT_KINDS = {"gradio_client": lambda url: Client(url, verbose=False), "http": HttpClient}
-KIND_TITLES = {"gradio_client": "gradio_client", "http": "HTTP, kept-alive connection"}
+KIND_TITLES = {"gradio_client": "gradio_client", "http": "HTTP, kept-alive connection", "json": "JSON route"}
 
 
 def call(client: Client | HttpClient, api_name: str, path: Path) -> float:
@@ -213,7 +242,33 @@ def measure_clients(kind: str, url: str, path: Path, counts: dict) -> dict:
             client.close()
 
 
-def served(counts: dict, digit_path: Path) -> dict:
+def json_route(url: str, path: Path, batch: list[bytes], counts: dict) -> dict:
+    """/classify through gradio_client and plain HTTP beside /api/classify: serial and 16 clients; a batch of 64."""
+    results = {}
+    for kind, make_client in {**CLIENT_KINDS, "json": JsonClient}.items():
+        clients = [make_client(url) for _ in range(max(CLIENT_COUNTS))]
+        try:
+            serial_ms = time_calls(counts["serial_pairs"], call, clients[0], "/classify", path)
+            seconds = counts["load_seconds"] * counts["load_rounds"]
+            latencies, errors, wall = load(clients, "/classify", path, seconds)
+        finally:
+            for client in clients:
+                client.close()
+        loaded = {"requests_per_s": len(latencies) / wall, **spread(latencies or [float("nan")]), "errors": len(errors)}
+        results[kind] = {"serial_ms": spread(serial_ms), "clients_16": loaded}
+    json_rate = results["json"]["clients_16"]["requests_per_s"]
+    results["ratio_vs_gradio_client"] = json_rate / results["gradio_client"]["clients_16"]["requests_per_s"]
+    results["ratio_vs_http"] = json_rate / results["http"]["clients_16"]["requests_per_s"]
+    client = JsonClient(url)
+    try:
+        batch_ms = time_calls(counts["batch_repeats"], client.batch, batch)
+    finally:
+        client.close()
+    results["batch_64"] = {**spread(batch_ms), "images_per_s": len(batch) / (float(np.median(batch_ms)) / 1000)}
+    return results
+
+
+def served(counts: dict, digit_path: Path, batch: list[bytes], json_only: bool) -> dict:
     """Start `python app.py` as a person would, time its start-up, then load it with each kind of client."""
     start = time.monotonic()
     process, url = start_app({"DIGIT_STUDIO_BENCH": "1"})
@@ -223,7 +278,8 @@ def served(counts: dict, digit_path: Path) -> dict:
         call(client, "/classify", digit_path)
         startup["first_classify_answered"] = time.monotonic() - start
         client.close()
-        return {"startup_s": startup, **{kind: measure_clients(kind, url, digit_path, counts) for kind in CLIENT_KINDS}}
+        kinds = {} if json_only else {kind: measure_clients(kind, url, digit_path, counts) for kind in CLIENT_KINDS}
+        return {"startup_s": startup, **kinds, "json_route": json_route(url, digit_path, batch, counts)}
     finally:
         stop_app(process)
 
@@ -242,14 +298,55 @@ def markdown(report: dict) -> str:
         "| in-process, ms p50 / p95 | preprocessing | preprocessing + both models + outputs |",
         "|---|---|---|",
     ]
-    titles = {"digit_28": "28x28 MNIST digit, PNG file", "sketch_800": "800x800 sketch layer, PNG file"}
+    titles = {
+        "digit_28": "28x28 MNIST digit, PNG file",
+        "sketch_800": "800x800 sketch layer, PNG file",
+        "photo_800": "800x800 photo (JPEG, resized)",
+    }
     for case, title in titles.items():
         lines.append(f"| {title} | {ms(local['preprocess_ms'][case])} | {ms(local['with_models_ms'][case])} |")
+    ink = ms(local["photo_ink_ms"])
+    lines += ["", f"The photo's ink alone (`preprocess.ink_from_image`, the opaque path): {ink} ms p50 / p95."]
     lines += ["", f"| model | one image, ms p50 / p95 | batch of {BATCH_SIZE}, images/s |", "|---|---|---|"]
     for name in model_defs.MODEL_NAMES:
         lines.append(f"| {name} | {ms(local['model_ms'][name])} | {local['batch_images_per_s'][name]:,.0f} |")
+    lines += ["", *json_route_markdown(api["json_route"])]
+    if all(kind in api for kind in CLIENT_KINDS):
+        lines += ["", *trivial_markdown(api)]
+    startup = api["startup_s"]
     lines += [
         "",
+        f"Start-up: `python app.py` to the first answered /classify in {startup['first_classify_answered']:.1f} s "
+        f"(the server answered /config after {startup['server_up']:.1f} s).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def json_route_markdown(route: dict) -> list[str]:
+    lines = [
+        "| /classify's digit | one request at a time, ms p50 / p95 | 16 clients, req/s | 16 clients, p50 / p99 ms "
+        "| errors |",
+        "|---|---|---|---|---|",
+    ]
+    paths = {"gradio_client": "/classify, gradio_client", "http": "/classify, plain HTTP", "json": "/api/classify"}
+    for kind, title in paths.items():
+        loaded = route[kind]["clients_16"]
+        lines.append(
+            f"| {title} | {ms(route[kind]['serial_ms'])} | {loaded['requests_per_s']:.1f} "
+            f"| {loaded['p50']:.1f} / {loaded['p99']:.1f} | {loaded['errors']} |"
+        )
+    batch = route["batch_64"]
+    return [
+        *lines,
+        "",
+        f"/api/classify with 16 clients: {route['ratio_vs_gradio_client']:.1f}x the requests per second of /classify "
+        f"through gradio_client, {route['ratio_vs_http']:.1f}x through plain HTTP. /api/classify_batch, "
+        f"{API_BATCH_SIZE} 28x28 PNGs per request: {ms(batch)} ms p50 / p95, {batch['images_per_s']:,.0f} images/s.",
+    ]
+
+
+def trivial_markdown(api: dict) -> list[str]:
+    lines = [
         "| one request at a time, ms p50 / p95 | /classify | /trivial | ratio of p50s |",
         "|---|---|---|---|",
     ]
@@ -271,32 +368,35 @@ def markdown(report: dict) -> str:
                 for name in ENDPOINTS
             )
             lines.append(f"| {count} x {KIND_TITLES[kind]} | {cells} | {level['throughput_ratio']:.2f}x |")
-    startup = api["startup_s"]
-    lines += [
-        "",
-        f"Start-up: `python app.py` to the first answered /classify in {startup['first_classify_answered']:.1f} s "
-        f"(the server answered /config after {startup['server_up']:.1f} s).",
-    ]
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def encoded_png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny counts: proves the benchmark runs, measures little")
+    parser.add_argument("--json-only", action="store_true", help="skip the /classify vs /trivial comparison")
     parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
     counts = QUICK if args.quick else FULL
 
     images, _ = mnist_data.load_test_from_dir(MNIST_SUBSET)
     digits = images[:BATCH_SIZE].astype(np.float32) / 255
+    photo = synthetic.make("paper_photo", 3).resize((800, 800))
+    batch = [encoded_png(image) for image in images[:API_BATCH_SIZE]]
     report = {"machine": machine(), "quick": args.quick, "counts": counts}
     with tempfile.TemporaryDirectory() as folder:
         digit_path, layer_path = Path(folder) / "digit.png", Path(folder) / "layer.png"
         Image.fromarray(images[0]).save(digit_path)
         synthetic.make("transparent_sketch", 3).save(layer_path)  # the app reads a sketch's files, as the API sends
         sketch = {"background": None, "layers": [{"path": str(layer_path)}], "composite": None}
-        report["in_process"] = in_process(counts, digit_path, sketch, digits)
-        report["served"] = served(counts, digit_path)
+        report["in_process"] = in_process(counts, digit_path, sketch, photo, digits)
+        report["served"] = served(counts, digit_path, batch, args.json_only)
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "bench.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -9,6 +9,7 @@ import urllib.request
 from conftest import REPO
 
 KINDS, CLIENTS, ENDPOINTS = ("gradio_client", "http"), ("1", "4", "16"), ("/classify", "/trivial")
+ROUTE_KINDS = ("gradio_client", "http", "json")
 
 
 def test_quick_benchmark_writes_every_figure(tmp_path):
@@ -21,14 +22,21 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
     )
     report = json.loads((tmp_path / "bench.json").read_text())
     local, served = report["in_process"], report["served"]
+    route = served["json_route"]
     figures = [
         *(
             local[kind][case][q]
             for kind in ("preprocess_ms", "with_models_ms")
-            for case in ("digit_28", "sketch_800")
+            for case in ("digit_28", "sketch_800", "photo_800")
             for q in ("p50", "p95")
         ),
         *(local["model_ms"][name][q] for name in ("cnn", "linear") for q in ("p50", "p95")),
+        local["photo_ink_ms"]["p50"],
+        *(route[kind]["serial_ms"]["p50"] for kind in ROUTE_KINDS),
+        *(route[kind]["clients_16"][figure] for kind in ROUTE_KINDS for figure in ("requests_per_s", "p50", "p99")),
+        route["ratio_vs_gradio_client"],
+        route["ratio_vs_http"],
+        route["batch_64"]["images_per_s"],
         *(local["batch_images_per_s"][name] for name in ("cnn", "linear")),
         *(served[kind]["serial_ms"][api][q] for kind in KINDS for api in ENDPOINTS for q in ("p50", "p95")),
         *(served[kind]["serial_ms"]["p50_ratio"] for kind in KINDS),
@@ -50,9 +58,10 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
         for clients in CLIENTS
         for api in ENDPOINTS
     )
+    assert all(route[kind]["clients_16"]["errors"] == 0 for kind in ROUTE_KINDS)
     assert report["machine"]["cores"] >= 1
     markdown = (tmp_path / "bench.md").read_text()
-    assert "/classify" in markdown and "/trivial" in markdown and "Start-up" in markdown
+    assert all(text in markdown for text in ("/classify", "/trivial", "/api/classify", "Start-up"))
 
 
 def test_the_trivial_endpoint_is_absent_unless_the_benchmark_asks(app_url):
