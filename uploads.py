@@ -68,9 +68,17 @@ class PixelBudget:
 BUDGET = PixelBudget(MAX_PIXELS_IN_FLIGHT)
 
 
-def too_large(max_pixels: int, in_all: bool = False) -> preprocess.BadImageError:
+class TooLargeError(preprocess.BadImageError):
+    """An image over a limit of pixels (HTTP 413 on the JSON routes)."""
+
+
+class NotAnImageError(preprocess.BadImageError):
+    """A file in none of ACCEPTED_FORMATS (HTTP 415 on the JSON routes)."""
+
+
+def too_large(max_pixels: int, in_all: bool = False) -> TooLargeError:
     scope = " in all" if in_all else ""
-    return preprocess.BadImageError(
+    return TooLargeError(
         f"That image is over the limit of {max_pixels // 1_000_000} megapixels{scope}; please send a smaller one."
     )
 
@@ -82,7 +90,7 @@ def open_header(source: Source, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError:  # Pillow's own check (twice MAX_PIXELS) comes before ours
         raise too_large(max_pixels) from None
     except (Image.UnidentifiedImageError, OSError, ValueError):
-        raise preprocess.BadImageError(f"That file is not an image this app can read: use {FORMATS_TEXT}.") from None
+        raise NotAnImageError(f"That file is not an image this app can read: use {FORMATS_TEXT}.") from None
     if image.width * image.height > max_pixels:
         image.close()
         raise too_large(max_pixels)
