@@ -38,7 +38,7 @@ import uploads
 
 log = logging.getLogger("digit_studio")
 
-MAX_FILE_SIZE = "10mb"
+MAX_FILE_SIZE = json_api.MAX_IMAGE_BYTES  # per file, for Gradio's uploads as for the JSON routes
 # Uploads are deleted once this old and no request waiting or running names them (uploads.UploadCleaner).
 UPLOAD_LIFETIME_S = 30
 SERVER_FAULT = "Something went wrong on our side; please try again."

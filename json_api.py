@@ -20,7 +20,7 @@ import model_defs
 import preprocess
 import uploads
 
-MAX_IMAGE_BYTES = 10 * 2**20  # per image, as on the page (app.MAX_FILE_SIZE)
+MAX_IMAGE_BYTES = 10 * 2**20  # per image; app.py gives Gradio the same limit for the page's uploads
 MAX_BATCH_IMAGES = 64
 # A batch's body in all: 64 photos of half a megabyte, or a few large ones; uploads.py bounds their pixels.
 MAX_BATCH_BYTES = 32 * 2**20

@@ -13,3 +13,21 @@ def test_an_unexpected_error_gets_a_generic_message_and_is_logged(caplog):
         app.classify(["not a file payload"])  # Gradio's schema refuses this before the server gets here
     assert error.value.message == "Something went wrong on our side; please try again."
     assert "AttributeError" in caplog.text and "Traceback" in caplog.text
+
+
+def test_a_fault_behind_the_json_route_gets_a_generic_message_and_is_logged(caplog, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    import app
+    import bad_inputs
+
+    def broken_model(model_name, batch):
+        raise RuntimeError("the model fell over")
+
+    monkeypatch.setattr(app, "predict", broken_model)
+    image = bad_inputs.encoded(bad_inputs.on_paper(), "PNG")
+    with caplog.at_level(logging.ERROR, logger="digit_studio"), TestClient(app.api) as client:
+        response = client.post("/api/classify", files={"image": ("7.png", image)})
+    assert response.status_code == 500
+    assert response.json() == {"error": "Something went wrong on our side; please try again."}
+    assert "the model fell over" in caplog.text and "Traceback" in caplog.text
