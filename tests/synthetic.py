@@ -11,8 +11,9 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageFilter
 
+import handwriting_styles
 import mnist_data
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "mnist"
@@ -21,25 +22,7 @@ EXIF_ORIENTATION = 0x0112
 ROTATE_90_CW = 6  # EXIF: the stored pixels must be turned 90 degrees clockwise to be seen upright
 
 
-def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> list[tuple[float, float]]:
-    """Points along an ellipse, angles in degrees with y pointing down (90 is the bottom)."""
-    angles = np.radians(np.linspace(start, end, max(8, int(abs(end - start) / 10))))
-    return list(zip(cx + rx * np.cos(angles), cy + ry * np.sin(angles), strict=True))
-
-
-# Each digit as strokes in a unit box (x right, y down), the way people write them.
-STROKES = {
-    0: [arc(0.5, 0.5, 0.45, 0.5, -100, 268)],
-    1: [[(0.62, 0.0), (0.4, 1.0)]],
-    2: [arc(0.5, 0.28, 0.42, 0.28, 190, 400) + [(0.05, 1.0), (0.97, 0.98)]],
-    3: [arc(0.48, 0.26, 0.4, 0.26, 205, 450) + arc(0.48, 0.75, 0.46, 0.25, 270, 510)],
-    4: [[(0.28, 0.0), (0.05, 0.6), (0.97, 0.6)], [(0.72, 0.05), (0.7, 1.0)]],
-    5: [[(0.92, 0.02), (0.22, 0.0), (0.16, 0.45)] + arc(0.5, 0.7, 0.42, 0.3, 220, 505)],
-    6: [arc(0.95, 0.75, 0.8, 0.75, 255, 180) + arc(0.52, 0.73, 0.37, 0.27, 180, 535)],
-    7: [[(0.02, 0.03), (0.97, 0.0), (0.38, 1.0)]],
-    8: [arc(0.5, 0.25, 0.33, 0.25, 90, 450), arc(0.5, 0.73, 0.4, 0.27, 270, 630)],
-    9: [arc(0.5, 0.28, 0.42, 0.28, 0, 362) + [(0.9, 0.3), (0.82, 1.0)]],
-}
+STROKES = handwriting_styles.PLAIN
 
 
 def stroke_mask(
@@ -54,21 +37,8 @@ def stroke_mask(
     """A hand-drawn digit as an anti-aliased 8-bit mask (255 = ink) of the given size."""
     slant, angle = rng.uniform(-0.25, 0.1), math.radians(rng.uniform(-6, 6))
     width = height * rng.uniform(0.55, 0.7)
-    big = Image.new("L", (size[0] * supersample, size[1] * supersample))
-    draw = ImageDraw.Draw(big)
-    for stroke in STROKES[label]:
-        points = np.array(stroke) - 0.5
-        wobble = rng.normal(0, 0.015, (2, 2))  # a slow drift along the stroke, not per-point noise
-        points += np.linspace(wobble[0], wobble[1], len(points)) + rng.normal(0, 0.004, points.shape)
-        x = points[:, 0] * width - slant * points[:, 1] * height
-        y = points[:, 1] * height
-        x, y = x * math.cos(angle) - y * math.sin(angle), x * math.sin(angle) + y * math.cos(angle)
-        xy = [((centre[0] + px) * supersample, (centre[1] + py) * supersample) for px, py in zip(x, y, strict=True)]
-        radius = pen_width * supersample / 2
-        draw.line(xy, fill=255, width=round(2 * radius), joint="curve")
-        for px, py in (xy[0], xy[-1]):  # round pen tips
-            draw.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
-    return big.resize(size, Image.Resampling.BOX)
+    paths = handwriting_styles.place(STROKES[label], height, width, slant, angle, rng)
+    return handwriting_styles.draw(paths, size, centre, pen_width, supersample)
 
 
 @cache

@@ -1,0 +1,77 @@
+"""Both committed models on the handwriting check set, style by style (handwriting_styles.py).
+
+    python benchmarks/handwriting_accuracy.py                    # the committed weights/, about half a minute
+    python benchmarks/handwriting_accuracy.py --weights-dir DIR  # other weights with their metrics.json
+    python benchmarks/handwriting_accuracy.py --sheet out.png    # also a picture of the first drawings of each style
+
+Prints a markdown table: per style, its digits, how many drawings, each model's accuracy and the CNN's
+most frequent wrong answer.
+"""
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import handwriting_styles  # noqa: E402
+import model_defs  # noqa: E402
+
+SHEET_COLUMNS = 10
+CELL = 96  # px per drawing on the sheet
+
+
+def predictions(weights_dir: Path, images: np.ndarray) -> dict[str, np.ndarray]:
+    models = {name: model_defs.load_model(name, weights_dir) for name in model_defs.MODEL_NAMES}
+    return {name: np.argmax(model.predict_on_batch(images[..., None]), axis=1) for name, model in models.items()}
+
+
+def table(labels: np.ndarray, styles: np.ndarray, predicted: dict[str, np.ndarray]) -> str:
+    lines = [
+        "| style | digits | drawings | CNN | dense | CNN's most frequent mistake |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, style in handwriting_styles.STYLES.items():
+        rows = styles == name
+        wrong = Counter(
+            f"{label} read as {answer}"
+            for label, answer in zip(labels[rows], predicted["cnn"][rows], strict=True)
+            if label != answer
+        )
+        mistake = f"{wrong.most_common(1)[0][0]} ({wrong.most_common(1)[0][1]}x)" if wrong else "none"
+        accuracy = {model: np.mean(answers[rows] == labels[rows]) for model, answers in predicted.items()}
+        digits = "0-9" if len(style.digits) == 10 else ", ".join(map(str, style.digits))
+        lines.append(
+            f"| {name} | {digits} | {rows.sum()} | {accuracy['cnn']:.0%} | {accuracy['linear']:.0%} | {mistake} |"
+        )
+    return "\n".join(lines)
+
+
+def write_sheet(path: Path) -> None:
+    """One row per style: its first drawings as drawn (ink dark on white), from the check set's own seeds."""
+    seeds = handwriting_styles.check_seeds(SHEET_COLUMNS)
+    sheet = Image.new("L", (SHEET_COLUMNS * CELL, len(handwriting_styles.STYLES) * CELL), 255)
+    for index, entry in enumerate(seeds):
+        mask = handwriting_styles.style_drawing(*entry).resize((CELL, CELL), Image.Resampling.BOX)
+        sheet.paste(ImageOps.invert(mask), ((index % SHEET_COLUMNS) * CELL, (index // SHEET_COLUMNS) * CELL))
+    sheet.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights-dir", type=Path, default=model_defs.WEIGHTS_DIR)
+    parser.add_argument("--sheet", type=Path, help="write a PNG of each style's first drawings here")
+    args = parser.parse_args()
+    images, labels, styles = handwriting_styles.check_set()
+    print(table(labels, styles, predictions(args.weights_dir, np.asarray(images))))
+    if args.sheet:
+        write_sheet(args.sheet)
+
+
+if __name__ == "__main__":
+    main()

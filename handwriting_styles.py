@@ -1,0 +1,259 @@
+"""Digits written the ways MNIST rarely shows, drawn from stroke paths and prepared as the app prepares a sketch.
+
+MNIST's writers were American Census staff and students; visitors also write a continental 1 (a long flag
+rising to the top, and a foot), a 7 with a crossbar, an open-topped 4 (two parallel arms), a strong slant
+either way, a thick marker or a hairline pen. Each style below draws such digits from stroke paths in a unit
+box, randomised from a seed (the glyph's own proportions, a smooth warp and a jitter of the path, pen
+width, slant, rotation, aspect, size and place on a 200-400 px canvas), as an anti-aliased Sketchpad layer,
+then sends that layer through ``preprocess.preprocess_sketch``: the 28x28 is what the app feeds its models.
+
+    images, labels, styles = check_set()        # the fixed check set: 100 drawings per style, float32
+    images, labels = training_digits(5000, 0)   # the same generators on other seeds, uint8, to mix into training
+    python benchmarks/handwriting_accuracy.py   # both committed models' accuracy per style
+
+Pure numpy and Pillow, about 4.5 ms of CPU a digit: 5,000 training digits take about 25 s on one core.
+"""
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+import preprocess
+
+CANVAS_SIDES = (200, 400)  # px, a sketch pad or a photo cropped around the digit
+SUPERSAMPLE = 2  # strokes are drawn at twice the canvas size, then averaged down: anti-aliasing
+CHECK_STREAM, TRAINING_STREAM = 0, 1  # first word of every seed: the check set and training never share one
+CHECK_PER_STYLE = 100
+
+
+def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> list[tuple[float, float]]:
+    """Points along an ellipse, angles in degrees with y pointing down (90 is the bottom)."""
+    angles = np.radians(np.linspace(start, end, max(8, int(abs(end - start) / 10))))
+    return list(zip(cx + rx * np.cos(angles), cy + ry * np.sin(angles), strict=True))
+
+
+# Each digit as strokes in a unit box (x right, y down), the way American schools teach them.
+PLAIN = {
+    0: [arc(0.5, 0.5, 0.45, 0.5, -100, 268)],
+    1: [[(0.62, 0.0), (0.4, 1.0)]],
+    2: [arc(0.5, 0.28, 0.42, 0.28, 190, 400) + [(0.05, 1.0), (0.97, 0.98)]],
+    3: [arc(0.48, 0.26, 0.4, 0.26, 205, 450) + arc(0.48, 0.75, 0.46, 0.25, 270, 510)],
+    4: [[(0.28, 0.0), (0.05, 0.6), (0.97, 0.6)], [(0.72, 0.05), (0.7, 1.0)]],
+    5: [[(0.92, 0.02), (0.22, 0.0), (0.16, 0.45)] + arc(0.5, 0.7, 0.42, 0.3, 220, 505)],
+    6: [arc(0.95, 0.75, 0.8, 0.75, 255, 180) + arc(0.52, 0.73, 0.37, 0.27, 180, 535)],
+    7: [[(0.02, 0.03), (0.97, 0.0), (0.38, 1.0)]],
+    8: [arc(0.5, 0.25, 0.33, 0.25, 90, 450), arc(0.5, 0.73, 0.4, 0.27, 270, 630)],
+    9: [arc(0.5, 0.28, 0.42, 0.28, 0, 362) + [(0.9, 0.3), (0.82, 1.0)]],
+}
+# Other everyday shapes: the printed closed 4, a 9 whose stem hangs straight from the loop's side.
+PLAIN_VARIANTS = {
+    4: [[(0.72, 1.0), (0.72, 0.0), (0.03, 0.66), (0.97, 0.66)]],
+    9: [arc(0.45, 0.27, 0.4, 0.27, -20, 345), [(0.86, 0.12), (0.84, 1.0)]],
+}
+
+
+def plain(digit: int, rng: np.random.Generator) -> list:
+    shapes = [PLAIN[digit]] + ([PLAIN_VARIANTS[digit]] if digit in PLAIN_VARIANTS else [])
+    return shapes[rng.integers(len(shapes))]
+
+
+def flagged_one(digit: int, rng: np.random.Generator) -> list:
+    """The continental 1: a long flag from a third to a half of the way down rises to the top, the stem falls."""
+    flag = (rng.uniform(0.0, 0.2), rng.uniform(0.3, 0.6))
+    return [[flag, (0.7, 0.0), (rng.uniform(0.5, 0.62), 1.0)]]
+
+
+def footed_one(digit: int, rng: np.random.Generator) -> list:
+    """The continental 1 with a foot across the stem's base, as many also write it."""
+    (stroke,) = flagged_one(digit, rng)
+    stem_x, half_foot = stroke[-1][0], rng.uniform(0.25, 0.45)
+    return [stroke, [(stem_x - half_foot, 1.0), (stem_x + half_foot * 0.9, 0.99)]]
+
+
+def crossed_seven(digit: int, rng: np.random.Generator) -> list:
+    """The continental 7: a bar (sometimes with a small serif at its left end), the stem, a bar across the stem."""
+    bar = [(0.02, rng.uniform(0.0, 0.06)), (0.97, 0.0)]
+    if rng.random() < 0.4:
+        bar.insert(0, (0.0, rng.uniform(0.15, 0.25)))
+    foot_x = rng.uniform(0.3, 0.45)
+    height = rng.uniform(0.45, 0.6)
+    centre_x = 0.97 + (foot_x - 0.97) * height  # where the crossbar meets the stem
+    half = rng.uniform(0.2, 0.32)
+    return [bar + [(foot_x, 1.0)], [(centre_x - half, height + 0.02), (centre_x + half * 0.8, height - 0.02)]]
+
+
+def open_four(digit: int, rng: np.random.Generator) -> list:
+    """The open-topped 4: a left arm parallel to the stem, down then across (or round like a u), then the stem."""
+    left_x, stem_x, bar = rng.uniform(0.05, 0.2), rng.uniform(0.68, 0.8), rng.uniform(0.5, 0.66)
+    top = (left_x + rng.uniform(0.0, 0.06), rng.uniform(0.0, 0.12))
+    stem = [(stem_x + rng.uniform(-0.03, 0.03), rng.uniform(0.0, 0.1)), (stem_x, 1.0)]
+    if rng.random() < 0.5:
+        return [[top, (left_x, bar), (min(1.0, stem_x + rng.uniform(0.12, 0.25)), bar)], stem]
+    depth = rng.uniform(0.15, 0.25)
+    bowl = arc((left_x + stem_x) / 2, bar - depth, (stem_x - left_x) / 2, depth, 180, 0)
+    return [[top] + bowl, stem]
+
+
+@dataclass(frozen=True)
+class Style:
+    digits: tuple[int, ...]
+    shape: object  # (digit, rng) -> strokes in the unit box
+    pen: str  # a key of PENS
+    slant: tuple[float, float]  # degrees, forward (top to the right) positive
+
+
+UPRIGHT = (-8.0, 12.0)  # the slant of ordinary handwriting, mostly a little forward
+ALL_DIGITS = tuple(range(10))
+STYLES = {
+    "plain": Style(ALL_DIGITS, plain, "pen", UPRIGHT),
+    "1 with flag": Style((1,), flagged_one, "pen", UPRIGHT),
+    "1 with flag and foot": Style((1,), footed_one, "pen", UPRIGHT),
+    "7 with crossbar": Style((7,), crossed_seven, "pen", UPRIGHT),
+    "open-topped 4": Style((4,), open_four, "pen", UPRIGHT),
+    "slant forward": Style(ALL_DIGITS, plain, "pen", (20.0, 30.0)),
+    "slant backward": Style(ALL_DIGITS, plain, "pen", (-30.0, -20.0)),
+    "marker": Style(ALL_DIGITS, plain, "marker", UPRIGHT),
+    "hairline": Style(ALL_DIGITS, plain, "hairline", UPRIGHT),
+}
+STYLE_SHAPES = {1: (flagged_one, footed_one), 4: (open_four,), 7: (crossed_seven,)}  # the continental shapes
+
+
+def pen_width(pen: str, height: float, rng: np.random.Generator) -> float:
+    """Stroke width in canvas px: a pen or brush is 5-13% of the digit's height (MNIST's range), a marker
+    20-28%, a hairline 1-1.6 px whatever the size."""
+    if pen == "marker":
+        return height * rng.uniform(0.2, 0.28)
+    if pen == "hairline":
+        return rng.uniform(1.0, 1.6)
+    return height * rng.uniform(0.05, 0.13)
+
+
+def warp(strokes: list, rng: np.random.Generator, amount: float = 0.035) -> list[np.ndarray]:
+    """A smooth random bend of the unit box, so corners and curves move as a hand moves them."""
+    amplitude, frequency, phase = rng.normal(0, amount, 4), rng.uniform(0.5, 1.5, 4), rng.uniform(0, 2 * np.pi, 4)
+    bent = []
+    for stroke in strokes:
+        x, y = np.array(stroke, dtype=float).T
+        wave = amplitude * np.sin(np.pi * frequency * np.stack([y, x, x, y], axis=1) + phase)
+        bent.append(np.stack([x + wave[:, 0] + wave[:, 1], y + wave[:, 2] + wave[:, 3]], axis=1))
+    return bent
+
+
+def place(
+    strokes: list, height: float, width: float, slant: float, angle: float, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Strokes in px around the digit's centre: a drift along each and a little per-point noise, then scaled
+    to width x height, sheared by `slant` (x shift per unit of height, top to the right) and rotated."""
+    paths = []
+    for stroke in strokes:
+        points = np.array(stroke) - 0.5
+        wobble = rng.normal(0, 0.015, (2, 2))  # a slow drift along the stroke, not per-point noise
+        points += np.linspace(wobble[0], wobble[1], len(points)) + rng.normal(0, 0.004, points.shape)
+        x = points[:, 0] * width - slant * points[:, 1] * height
+        y = points[:, 1] * height
+        cos, sin = math.cos(angle), math.sin(angle)
+        paths.append(np.stack([x * cos - y * sin, x * sin + y * cos], axis=1))
+    return paths
+
+
+def draw(
+    paths: list[np.ndarray], size: tuple[int, int], centre: tuple[float, float], pen: float, supersample: int
+) -> Image.Image:
+    """The paths as an anti-aliased 8-bit mask (255 = ink) with round joints and tips."""
+    big = Image.new("L", (size[0] * supersample, size[1] * supersample))
+    canvas = ImageDraw.Draw(big)
+    radius = pen * supersample / 2
+    for path in paths:
+        xy = [tuple(point) for point in (path + centre) * supersample]
+        canvas.line(xy, fill=255, width=max(1, round(2 * radius)), joint="curve")
+        for px, py in (xy[0], xy[-1]):
+            canvas.ellipse((px - radius, py - radius, px + radius, py + radius), fill=255)
+    return big.resize(size, Image.Resampling.BOX)
+
+
+def drawing(digit: int, shape, pen: str, slant_range: tuple[float, float], rng: np.random.Generator) -> Image.Image:
+    """One hand-drawn digit as a square canvas mask, the whole digit on the canvas."""
+    side = int(rng.integers(CANVAS_SIDES[0], CANVAS_SIDES[1] + 1))
+    height = side * rng.uniform(0.45, 0.8)
+    width = height * rng.uniform(0.5, 0.75)
+    slant = math.tan(math.radians(rng.uniform(*slant_range)))
+    angle = math.radians(rng.uniform(-5, 5))
+    pen_px = pen_width(pen, height, rng)
+    paths = place(warp(shape(digit, rng), rng), height, width, slant, angle, rng)
+    low, high = np.min([p.min(0) for p in paths], 0), np.max([p.max(0) for p in paths], 0)
+    room = side - pen_px - 9  # the pen's half width and at least 4 px of paper on each side
+    scale = min(1.0, room / max(high - low))  # a strong slant widens the digit: shrink it to fit
+    paths = [path * scale for path in paths]
+    low, high = low * scale, high * scale
+    centre = tuple(rng.uniform(pen_px / 2 + 4 - low, side - pen_px / 2 - 4 - high))
+    return draw(paths, (side, side), centre, pen_px, SUPERSAMPLE)
+
+
+def as_model_input(mask: Image.Image) -> np.ndarray:
+    """The app's path for a Sketchpad layer: black ink whose alpha is the mask, through preprocess_sketch."""
+    layer = np.zeros((mask.height, mask.width, 4), np.uint8)
+    layer[..., 3] = np.asarray(mask)
+    return preprocess.preprocess_sketch({"background": None, "layers": [layer], "composite": None})
+
+
+def style_drawing(style: str, digit: int, seed) -> Image.Image:
+    """One drawing of `digit` in a named style; the same seed (anything numpy's default_rng takes) gives the same."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
+    chosen = STYLES[style]
+    if digit not in chosen.digits:
+        raise ValueError(f"style {style!r} draws only {', '.join(map(str, chosen.digits))}")
+    return drawing(digit, chosen.shape, chosen.pen, chosen.slant, np.random.default_rng(seed))
+
+
+def check_seeds(per_style: int = CHECK_PER_STYLE) -> list[tuple[str, int, tuple[int, ...]]]:
+    """(style, digit, seed) of every drawing in the check set: the style's digits in turn."""
+    return [
+        (name, style.digits[index % len(style.digits)], (CHECK_STREAM, zlib.crc32(name.encode()), index))
+        for name, style in STYLES.items()
+        for index in range(per_style)
+    ]
+
+
+@cache
+def _check_set(per_style: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    seeds = check_seeds(per_style)
+    images = np.stack([as_model_input(style_drawing(*entry)) for entry in seeds])
+    labels = np.array([digit for _, digit, _ in seeds], np.int64)
+    styles = np.array([name for name, _, _ in seeds])
+    for array in (images, labels, styles):
+        array.flags.writeable = False  # cached: shared by every caller
+    return images, labels, styles
+
+
+def check_set(per_style: int = CHECK_PER_STYLE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fixed check set: float32 N x 28 x 28 model inputs, int64 labels, and each drawing's style name."""
+    return _check_set(per_style)
+
+
+def training_seed(seed: int, index: int) -> tuple[int, int, int]:
+    return (TRAINING_STREAM, seed, index)
+
+
+def training_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`count` drawings for training, uint8 N x 28 x 28 (white on black, as MNIST) and int64 labels, in random
+    order, on seeds no check drawing uses. Digits are balanced; each mixes the styles: the continental shape of
+    1, 4 and 7 half the time, a pen 60% / marker 20% / hairline 20%, upright 50% / forward 25% / backward 25%."""
+    if count < 0:
+        raise ValueError(f"count must be 0 or more, got {count}")
+    images = np.zeros((count, 28, 28), np.uint8)
+    labels = np.arange(count, dtype=np.int64) % 10
+    for index, digit in enumerate(labels):
+        rng = np.random.default_rng(training_seed(seed, index))
+        shapes = STYLE_SHAPES.get(int(digit), ())
+        shape = shapes[rng.integers(len(shapes))] if shapes and rng.random() < 0.5 else plain
+        pen = rng.choice(["pen", "marker", "hairline"], p=[0.6, 0.2, 0.2])
+        slants = [UPRIGHT, STYLES["slant forward"].slant, STYLES["slant backward"].slant]
+        slant = slants[rng.choice(3, p=[0.5, 0.25, 0.25])]
+        images[index] = np.round(as_model_input(drawing(int(digit), shape, str(pen), slant, rng)) * 255)
+    order = np.random.default_rng((TRAINING_STREAM, seed)).permutation(count)
+    return images[order], labels[order]

@@ -1,0 +1,104 @@
+"""The handwriting check set and training digits: deterministic, on disjoint seeds, MNIST-like, and digits.
+
+The drawings must be what they claim: the committed CNN reads the plain style as its labels say, and the
+continental shapes really carry their extra strokes.
+"""
+
+import numpy as np
+import pytest
+
+import handwriting_styles
+from conftest import classify_batch
+
+
+def test_the_same_seed_draws_the_same_digit_and_another_seed_another():
+    first = np.asarray(handwriting_styles.style_drawing("1 with flag", 1, (5, 6)))
+    assert np.array_equal(first, np.asarray(handwriting_styles.style_drawing("1 with flag", 1, (5, 6))))
+    assert not np.array_equal(first, np.asarray(handwriting_styles.style_drawing("1 with flag", 1, (5, 7))))
+    images, labels = handwriting_styles.training_digits(40, seed=3)
+    again, again_labels = handwriting_styles.training_digits(40, seed=3)
+    assert np.array_equal(images, again) and np.array_equal(labels, again_labels)
+    assert not np.array_equal(images, handwriting_styles.training_digits(40, seed=4)[0])
+
+
+def test_check_set_and_training_never_share_a_seed_or_a_drawing():
+    check_seeds = {seed for _, _, seed in handwriting_styles.check_seeds()}
+    training_seeds = {handwriting_styles.training_seed(seed, index) for seed in range(5) for index in range(2000)}
+    assert len(check_seeds) == len(handwriting_styles.STYLES) * handwriting_styles.CHECK_PER_STYLE
+    assert not check_seeds & training_seeds
+    check = {image.tobytes() for image in np.round(handwriting_styles.check_set()[0] * 255).astype(np.uint8)}
+    training = handwriting_styles.training_digits(300, seed=0)[0]
+    assert not check & {image.tobytes() for image in training}
+
+
+def test_check_set_covers_each_style_with_its_digits():
+    images, labels, styles = handwriting_styles.check_set()
+    assert images.shape == (len(labels), 28, 28) and images.dtype == np.float32
+    for name, style in handwriting_styles.STYLES.items():
+        rows = styles == name
+        assert rows.sum() == handwriting_styles.CHECK_PER_STYLE
+        assert set(labels[rows]) == set(style.digits)
+
+
+def assert_mnist_like(digit: np.ndarray) -> None:
+    """MNIST's layout: longer side 20 px, centre of mass at the centre of the 28x28 field."""
+    assert digit.shape == (28, 28) and 0 <= digit.min() and digit.max() == pytest.approx(1.0, abs=0.003)
+    rows, columns = np.flatnonzero((digit > 0.05).any(axis=1)), np.flatnonzero((digit > 0.05).any(axis=0))
+    assert 19 <= max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1 <= 21
+    indices = np.arange(28)
+    centre = (digit.sum(axis=1) @ indices / digit.sum(), digit.sum(axis=0) @ indices / digit.sum())
+    assert np.allclose(centre, 14, atol=1.0), centre
+
+
+def test_every_drawing_is_laid_out_like_mnist():
+    for digit in handwriting_styles.check_set()[0]:
+        assert_mnist_like(digit)
+    images, labels = handwriting_styles.training_digits(200, seed=1)
+    assert images.dtype == np.uint8 and np.bincount(labels).tolist() == [20] * 10
+    for digit in images:
+        assert_mnist_like(digit / np.float32(255))
+
+
+def test_the_committed_cnn_reads_plain_drawings_as_their_digits(committed_models):
+    images, labels, styles = handwriting_styles.check_set()
+    plain = styles == "plain"
+    answers = classify_batch(committed_models["cnn"], np.round(images[plain] * 255).astype(np.uint8))
+    assert np.mean(answers == labels[plain]) >= 0.95
+    for digit in range(10):  # every digit, not just most of them
+        assert np.mean(answers[labels[plain] == digit] == digit) >= 0.8
+
+
+def mean_width(style: str, digit: int) -> float:
+    """How wide, in the 28x28 field, the style draws this digit on average."""
+    images, labels, styles = handwriting_styles.check_set()
+    columns = (images[(styles == style) & (labels == digit)] > 0.3).any(axis=1)
+    return float(np.mean([np.ptp(np.flatnonzero(row)) + 1 for row in columns]))
+
+
+def test_continental_shapes_carry_their_extra_strokes():
+    assert mean_width("1 with flag", 1) > 1.3 * mean_width("plain", 1)  # the flag
+    images, labels, styles = handwriting_styles.check_set()
+
+    def widest_base(digits):  # the longest run of ink in the bottom rows: a foot, or the stem alone
+        return (digits[:, 20:24] > 0.5).sum(axis=2).max(axis=1).mean()
+
+    assert widest_base(images[styles == "1 with flag and foot"]) > 2 * widest_base(images[styles == "1 with flag"])
+    sevens = images[(labels == 7) & (styles != "marker")]
+
+    def has_a_crossbar(digit):  # a row of at least 6 px of ink in the middle of the digit's height
+        rows = np.flatnonzero((digit > 0.05).any(axis=1))
+        top, height = rows[0], rows[-1] - rows[0]
+        return (digit[top + int(0.35 * height) : top + int(0.75 * height) + 1] > 0.5).sum(axis=1).max() >= 6
+
+    crossed = np.array([has_a_crossbar(digit) for digit in sevens])
+    assert crossed[styles[(labels == 7) & (styles != "marker")] == "7 with crossbar"].mean() > 0.85
+    assert crossed[styles[(labels == 7) & (styles != "marker")] != "7 with crossbar"].mean() < 0.2
+
+
+def test_unknown_styles_digits_and_counts_are_refused():
+    with pytest.raises(ValueError, match="unknown style"):
+        handwriting_styles.style_drawing("copperplate", 1, 0)
+    with pytest.raises(ValueError, match="draws only 7"):
+        handwriting_styles.style_drawing("7 with crossbar", 1, 0)
+    with pytest.raises(ValueError, match="count"):
+        handwriting_styles.training_digits(-1)
