@@ -59,9 +59,16 @@ def ink_from_image(image: Image.Image) -> np.ndarray:
         values = np.asarray(image, np.float32)
         image = Image.fromarray((values * (255 / max(float(values.max()), 1e-6))).astype(np.uint8))
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
-        alpha = np.asarray(image.convert("RGBA"))[..., 3]
-        if alpha.min() < 255:  # a transparent sketch or PNG: the alpha is the ink
+        rgba = image.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"))
+        if (alpha < 128).mean() > 0.5:  # a drawing on a transparent canvas: the alpha is the ink
             return alpha * np.float32(1 / 255)
+        if alpha.min() < 255:  # opaque paper with see-through parts (rounded corners): read it over its own paper
+            sample = np.asarray(rgba.resize((max(1, rgba.width // 8), max(1, rgba.height // 8)), Image.NEAREST))
+            opaque = sample[sample[..., 3] >= 128]
+            colour = np.median(opaque if len(opaque) else sample.reshape(-1, 4), axis=0)[:3]
+            image = Image.new("RGB", rgba.size, tuple(int(value) for value in colour))
+            image.paste(rgba, (0, 0), rgba)
     image = image.convert("L" if image.mode in ("1", "L", "LA") else "RGB")
     if max(image.size) >= 2 * MAX_SIDE:
         image = image.reduce(max(image.size) // MAX_SIDE)

@@ -19,6 +19,7 @@ import pytest
 from gradio_client.exceptions import AppError
 
 import bad_inputs
+from bad_inputs import NOT_IMAGE
 from conftest import REPO
 
 # Text that would mean a message shows the app's insides rather than speaking to a person.
@@ -132,16 +133,24 @@ def call(app_url: str, endpoint: str, value) -> tuple[str, str]:
 SECRETS = {"/etc/passwd": "root:", str(REPO / "app.py"): "import gradio", str(REPO / "model_defs.py"): "def build"}
 
 
-@pytest.mark.parametrize("path", [*SECRETS, f"{server_temp_dir()}/../../../etc/passwd", "app.py"])
+# an image the app itself shows on the page, outside the upload cache: readable, so only a refusal keeps it out
+CURVES = REPO / "weights" / "curves.png"
+
+
+@pytest.mark.parametrize("path", [*SECRETS, f"{server_temp_dir()}/../../../etc/passwd", "app.py", str(CURVES)])
 def test_the_api_reads_no_file_that_was_not_uploaded(app_url, path):
     file_data = {"path": path, "meta": {"_type": "gradio.FileData"}}
     for endpoint, value in [("/classify", file_data), ("/classify_sketch", {"layers": [file_data]})]:
         event, data = call(app_url, endpoint, value)
         assert event == "error"
         assert not any(secret in data for secret in SECRETS.values())
+        assert not any(reading in data for reading in ("No digit found", NOT_IMAGE, "damaged", "models say")), data
 
 
-@pytest.mark.parametrize("path", [*SECRETS, "app.py", "weights/metrics.json", "..%2F..%2F..%2Fetc%2Fpasswd"])
+@pytest.mark.parametrize(
+    "path",
+    [*SECRETS, "app.py", "weights/metrics.json", "weights/curves.png", str(CURVES), "..%2F..%2F..%2Fetc%2Fpasswd"],
+)
 def test_the_file_route_serves_nothing_outside_the_cache(app_url, path):
     for route in ("gradio_api/file=", "file="):
         response = httpx.get(f"{app_url}{route}{path}", timeout=TIMEOUT_S)
