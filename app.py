@@ -427,6 +427,9 @@ async def api_classify_batch(request: fastapi.Request) -> JSONResponse:
 
 if __name__ == "__main__":
     gr.mount_gradio_app(api, demo, path="/", max_file_size=MAX_FILE_SIZE, js=PICK_BRUSH_JS)
+    # Gradio 6.31 refuses a payload naming a file it did not receive only once demo.has_launched, which launch() sets
+    # and mount_gradio_app does not: without it, /classify would copy any server file into its cache and read it.
+    demo.has_launched = True
     # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)
     host, port = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"* Running on http://{host}:{port} (JSON API: /api/docs)", flush=True)
