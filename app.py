@@ -12,6 +12,7 @@ when there is nothing to classify. JSON API on the same port: POST /api/classify
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -90,8 +91,9 @@ def load_models() -> tuple[Path, dict]:
 
 # One image is too small to share between threads: on one, both models take 1.0 ms of CPU instead of 1.5, and the
 # other core stays free for Gradio's own work. Set before load_models(): TensorFlow fixes them at its first op.
-tf.config.threading.set_intra_op_parallelism_threads(1)
-tf.config.threading.set_inter_op_parallelism_threads(1)
+with contextlib.suppress(RuntimeError):  # TensorFlow already ran in this process (a test importing app): as it is
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
 WEIGHTS_DIR, MODELS = load_models()
 METRICS = json.loads((WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())["models"]
 
