@@ -70,6 +70,8 @@ def permuted_entry(run_dir: Path, committed: dict) -> dict:
         "permutation_seed": seeds.pop(),
         "command": models["cnn"].get("command"),
         "epochs": {name: len(models[name].get("history", {}).get("accuracy", [])) or None for name in models},
+        "test_images": models["cnn"].get("test_images"),
+        "train_images": models["cnn"].get("train_images"),
         "test_accuracy": accuracy,
         "unpermuted_test_accuracy": {name: committed[name]["test_accuracy"] for name in model_defs.MODEL_NAMES},
     }
@@ -112,8 +114,9 @@ def plot(report: dict, path: Path) -> None:
             (-0.2, "unpermuted_test_accuracy", "pixels in place"),
             (0.2, "test_accuracy", "pixels permuted"),
         ):
-            axes[2].bar(positions + offset, [100 * permuted[key][n] for n in model_defs.MODEL_NAMES], 0.4, label=title)
-        axes[2].set(xticks=positions, xticklabels=["CNN", "dense"], ylabel="test accuracy (%)", ylim=(80, 100))
+            scores = [100 * permuted[key][n] for n in model_defs.MODEL_NAMES]
+            axes[2].bar_label(axes[2].bar(positions + offset, scores, 0.4, label=title), fmt="%.2f", fontsize=8)
+        axes[2].set(xticks=positions, xticklabels=["CNN", "dense"], ylabel="test accuracy (%)", ylim=(0, 105))
         axes[2].set_title(f"retrained on permuted pixels (seed {permuted['permutation_seed']})", fontsize=10)
         axes[2].legend(loc="lower left")
     figure.tight_layout()
@@ -133,7 +136,9 @@ def replace_with(path: Path, write) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", help="the four MNIST .gz IDX files (default: $MNIST_DIR, else Keras's download)")
+    parser.add_argument(
+        "--data-dir", help="folder with MNIST's test .gz IDX files (default: $MNIST_DIR, else download)"
+    )
     parser.add_argument("--weights-dir", type=Path, default=model_defs.WEIGHTS_DIR)
     parser.add_argument("--output-dir", type=Path, default=model_defs.WEIGHTS_DIR)
     parser.add_argument("--permuted", type=Path, metavar="DIR", help="output dir of train.py --permute-pixels")
@@ -141,7 +146,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     try:
-        _, (images, labels) = mnist_data.load_mnist(args.data_dir)
+        if args.data_dir:
+            images, labels = mnist_data.load_test_from_dir(args.data_dir)
+        else:
+            _, (images, labels) = mnist_data.load_mnist()
         models = {name: model_defs.load_model(name, args.weights_dir) for name in model_defs.MODEL_NAMES}
     except (mnist_data.DataError, model_defs.WeightsError) as error:
         raise SystemExit(f"robustness.py: {error}") from None
@@ -149,6 +157,7 @@ def main(argv=None) -> None:
     committed = json.loads((args.weights_dir / model_defs.METRICS_FILE).read_text())["models"]
     report_path = args.output_dir / "robustness.json"
     previous = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    permuted = permuted_entry(args.permuted, committed) if args.permuted else previous.get("permuted_pixels")
 
     report = {
         "test_images": len(images),
@@ -159,10 +168,8 @@ def main(argv=None) -> None:
         "rotation_direction": "anticlockwise",
         "accuracy": accuracy_curves(models, images.astype(np.float32) / 255, labels),
     }
-    if args.permuted:
-        report["permuted_pixels"] = permuted_entry(args.permuted, committed)
-    elif "permuted_pixels" in previous:
-        report["permuted_pixels"] = previous["permuted_pixels"]
+    if permuted:
+        report["permuted_pixels"] = permuted
     args.output_dir.mkdir(parents=True, exist_ok=True)
     replace_with(
         args.output_dir / "mistakes.npz", lambda tmp: np.savez_compressed(tmp, **mistakes(models, images, labels))

@@ -1,0 +1,55 @@
+"""robustness.py: the committed experiments agree with the weights, and a permuted-pixel run is recorded."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import model_defs
+import robustness
+from conftest import MNIST_SUBSET, REPO
+from synthetic import MNIST_DIR as SHARED_MNIST
+
+
+def test_committed_experiments_match_the_committed_weights():
+    report = json.loads((model_defs.WEIGHTS_DIR / "robustness.json").read_text())
+    metrics = json.loads((model_defs.WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())["models"]
+    assert report["test_images"] == 10_000 and report["shift_px"] == list(range(9))
+    assert report["rotation_deg"] == list(range(0, 46, 5))
+    for name in model_defs.MODEL_NAMES:
+        curves = report["accuracy"][name]
+        # no shift, no rotation: exactly the test accuracy train.py recorded
+        assert curves["shift"][0] == curves["rotation"][0] == pytest.approx(metrics[name]["test_accuracy"], abs=1e-6)
+    # the write-up's claim, on the whole test set: 6 px to the right costs the dense network far more
+    assert report["accuracy"]["cnn"]["shift"][6] > 0.9 > 0.6 > report["accuracy"]["linear"]["shift"][6]
+    assert (model_defs.WEIGHTS_DIR / "robustness.png").stat().st_size > 0
+
+
+def test_script_on_a_few_digits_records_a_permuted_pixel_run(tmp_path):
+    """The lead's command, end to end on tiny counts: train.py --permute-pixels, then robustness.py --permuted."""
+    if not SHARED_MNIST.is_dir():
+        pytest.skip(f"train.py needs MNIST's training images at {SHARED_MNIST}")
+    run = tmp_path / "permuted"
+    train = [sys.executable, "train.py", "--permute-pixels", "3", "--subset", "300", "--epochs", "1"]
+    train += ["--data-dir", str(SHARED_MNIST), "--output-dir", str(run)]
+    subprocess.run(train, cwd=REPO, check=True, capture_output=True, timeout=600)
+    out = tmp_path / "out"
+    robustness.main(
+        ["--data-dir", str(MNIST_SUBSET), "--limit", "100", "--permuted", str(run), "--output-dir", str(out)]
+    )
+    report = json.loads((out / "robustness.json").read_text())
+    permuted = report["permuted_pixels"]
+    assert permuted["permutation_seed"] == 3 and "--permute-pixels 3" in permuted["command"]
+    assert permuted["test_images"] == 300 and set(permuted["test_accuracy"]) == set(model_defs.MODEL_NAMES)
+    assert report["test_images"] == 100 and len(report["accuracy"]["cnn"]["rotation"]) == 10
+    # a later run without --permuted keeps the permuted figures
+    robustness.main(["--data-dir", str(MNIST_SUBSET), "--limit", "20", "--output-dir", str(out)])
+    assert json.loads((out / "robustness.json").read_text())["permuted_pixels"] == permuted
+    assert (out / "mistakes.npz").is_file() and (out / "robustness.png").is_file()
+
+
+def test_a_folder_without_a_permuted_run_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="not a permuted-pixel run's metrics.json"):
+        robustness.main(["--data-dir", str(MNIST_SUBSET), "--permuted", str(tmp_path), "--output-dir", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []
