@@ -1,6 +1,6 @@
 """The test-set experiments behind the studio's "Why they differ" section, from the committed weights.
 
-    python robustness.py --data-dir ../shared/mnist                    # about 2 minutes on 2 cores
+    python robustness.py --data-dir ../shared/mnist                    # 6 minutes on 2 busy cores
     python robustness.py --data-dir ../shared/mnist --permuted DIR     # and record a permuted-pixel run
 
 where DIR is what `python train.py --permute-pixels SEED --output-dir DIR` wrote: both architectures retrained

@@ -110,6 +110,12 @@ def in_process(counts: dict, digit_path: Path, sketch: dict, photo: Image.Image,
     for case, (to_digit, value) in cases.items():
         results["preprocess_ms"][case] = spread(time_calls(counts["repeats"], to_digit, value))
         results["with_models_ms"][case] = spread(time_calls(counts["repeats"], digit_and_outputs, to_digit, value))
+    # "Why they differ": both evidence maps, and one stress-test update (transform + both answers), for one digit
+    stress_settings = (3, -2, 20, 1.2, 0.5)  # shift x, y, rotation, scale, thickness: every transform at once
+    results["why_ms"] = {
+        "evidence_maps": spread(time_calls(counts["repeats"], app.explanation, digits[0])),
+        "stress_update": spread(time_calls(counts["repeats"], app.stress_answers, digits[0], *stress_settings)),
+    }
     one, batch = digits[:1, ..., None], digits[:BATCH_SIZE, ..., None]
     for name in model_defs.MODEL_NAMES:
         results["model_ms"][name] = spread(time_calls(counts["repeats"], app.predict, name, one))
@@ -307,6 +313,13 @@ def markdown(report: dict) -> str:
         lines.append(f"| {title} | {ms(local['preprocess_ms'][case])} | {ms(local['with_models_ms'][case])} |")
     ink = ms(local["photo_ink_ms"])
     lines += ["", f"The photo's ink alone (`preprocess.ink_from_image`, the opaque path): {ink} ms p50 / p95."]
+    why = local["why_ms"]
+    lines += [
+        "",
+        "| Why they differ, in-process, ms p50 / p95 | evidence maps, both models | one stress-test update |",
+        "|---|---|---|",
+        f"| MNIST test digit 0 | {ms(why['evidence_maps'])} | {ms(why['stress_update'])} |",
+    ]
     lines += ["", f"| model | one image, ms p50 / p95 | batch of {BATCH_SIZE}, images/s |", "|---|---|---|"]
     for name in model_defs.MODEL_NAMES:
         lines.append(f"| {name} | {ms(local['model_ms'][name])} | {local['batch_images_per_s'][name]:,.0f} |")

@@ -131,7 +131,7 @@ def readme_snippets() -> list[str]:
 
 def test_readme_client_snippets_run_against_the_app(app_url):
     snippets = readme_snippets()
-    assert len(snippets) == 2
+    assert len(snippets) == 3
     for snippet in snippets:
         assert 'Client("http://127.0.0.1:7860/")' in snippet
         code = snippet.replace("http://127.0.0.1:7860/", app_url)

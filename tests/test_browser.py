@@ -81,3 +81,30 @@ def test_upload_an_example_file(page):
     page.get_by_role("tab", name="Upload").click()
     page.locator("#upload input[type=file]").set_input_files(str(example))
     expect_both_models_say(page, int(example.name[0]))
+
+
+def test_why_they_differ_follows_the_drawing_and_the_stress_controls(page):
+    page.get_by_role("tab", name="Draw").click()
+    page.locator("#why").get_by_text("Why they differ").first.click()
+    page.locator("#sketchpad button[aria-label='Clear canvas']").click()
+    page.locator("#why_maps", has_text="Draw a digit").wait_for()  # the hint, not a map
+    draw(page, SEVEN)
+    expect_both_models_say(page, 7)
+    page.locator("#why_maps img[alt='cnn evidence']").wait_for()
+    assert page.locator("#why_maps img[alt='linear evidence']").count() == 1
+    assert page.locator("#why_insides img").count() == 3  # two CNN layers, the dense templates
+    before = [page.locator(f"{label}").inner_text() for label in ("#why_cnn", "#why_linear")]
+    for control in ("#stress_shift_x", "#stress_rotation"):  # both pushed to their limits
+        page.locator(f"{control} input[type=range]").focus()
+        page.keyboard.press("End")
+    for label, text in zip(("#why_cnn", "#why_linear"), before, strict=True):
+        page.wait_for_function(
+            "([selector, text]) => document.querySelector(selector).innerText !== text", arg=[label, text]
+        )
+    page.locator("#stress_reset").click()
+    page.wait_for_function(
+        "([selector, text]) => document.querySelector(selector).innerText === text", arg=["#why_cnn", before[0]]
+    )
+    page.get_by_role("button", name="Clear", exact=True).click()
+    page.locator("#summary", has_text="Draw a digit").wait_for()
+    page.locator("#why_maps", has_text="Draw a digit").wait_for()
