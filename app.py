@@ -691,6 +691,7 @@ if __name__ == "__main__":
     # Gradio 6.31 refuses a payload naming a file it did not receive only once demo.has_launched, which launch() sets
     # and mount_gradio_app does not: without it, /classify would copy any server file into its cache and read it.
     demo.has_launched = True
+    demo.is_running = True  # also set by launch() only: without it the queue's event streams send no heartbeat
     # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)
     host, port = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"* Running on http://{host}:{port} (JSON API: /api/docs)", flush=True)
