@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageChops, ImageFilter
 
 import handwriting_styles
 import mnist_data
@@ -53,9 +53,12 @@ def mnist_digit(label: int, seed: int) -> np.ndarray:
 
 
 def mnist_mask(label: int, seed: int, height: int) -> Image.Image:
-    """An MNIST digit enlarged to `height` px as a smooth pen-like mask (bicubic, then a soft threshold)."""
-    digit = Image.fromarray(mnist_digit(label, seed))
-    big = np.asarray(digit.resize((height * 28 // 20,) * 2, Image.Resampling.BICUBIC), np.float32)
+    return pen_mask(mnist_digit(label, seed), height)
+
+
+def pen_mask(digit: np.ndarray, height: int) -> Image.Image:
+    """A 28x28 MNIST digit enlarged to `height` px as a smooth pen-like mask (bicubic, then a soft threshold)."""
+    big = np.asarray(Image.fromarray(digit).resize((height * 28 // 20,) * 2, Image.Resampling.BICUBIC), np.float32)
     return Image.fromarray(np.clip((big - 64) * 2.5, 0, 255).astype(np.uint8))
 
 
@@ -161,3 +164,62 @@ def sketch_value(layer: Image.Image, dark: bool = False) -> dict:
     background = Image.new("RGBA", layer.size, DARK_MODE_BACKGROUND if dark else "white")
     composite = Image.alpha_composite(background, layer)
     return {"background": np.asarray(background), "layers": [np.asarray(layer)], "composite": np.asarray(composite)}
+
+
+# Gaps between neighbouring digits' boxes, as fractions of the number's digit height.
+SPACINGS = {"ordinary": (0.15, 0.5), "tight": (0.02, 0.12), "touching": (-0.15, -0.03)}
+NUMBER_KINDS = ("sketch", "photo")
+
+
+@cache
+def mnist_split(split: str, data_dir: Path = MNIST_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's "train" or "test" images and labels."""
+    if split == "test":
+        return mnist_test_set(data_dir)
+    return mnist_data.load_from_dir(data_dir)[0]
+
+
+def number_mask(
+    digits: list[np.ndarray], height: float, spacing: str, rng: np.random.Generator
+) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """MNIST digits written side by side, in sizes of 75-100% of `height`, on baselines within ±10% of it.
+
+    Returns the mask (255 = ink) with a margin of half a digit, and each digit's box (x0, y0, x1, y1, ends excluded).
+    """
+    crops = []
+    for digit in digits:
+        mask = pen_mask(digit, round(height * rng.uniform(0.75, 1.0)))
+        crops.append(mask.crop(mask.getbbox()))
+    margin = round(height / 2)
+    gaps = [round(rng.uniform(*SPACINGS[spacing]) * height) for _ in crops[1:]]
+    width = 2 * margin + sum(crop.width for crop in crops) + sum(gaps)
+    canvas = Image.new("L", (width, round(2 * margin + 1.2 * height)))
+    boxes, x = [], margin
+    for crop, gap in zip(crops, [*gaps, 0], strict=True):
+        bottom = round(margin + 1.1 * height + rng.uniform(-0.1, 0.1) * height)
+        box = (x, bottom - crop.height, x + crop.width, bottom)
+        canvas.paste(ImageChops.lighter(canvas.crop(box), crop), box)  # touching digits share their ink
+        boxes.append(box)
+        x += crop.width + gap
+    return canvas, boxes
+
+
+def mnist_number(
+    length: int, seed: int, kind: str = "sketch", spacing: str = "ordinary", split: str = "test"
+) -> tuple[Image.Image, str, list[tuple[int, int, int, int]]]:
+    """A number of `length` random MNIST digits: the picture, its digits as a string and each digit's box.
+
+    "sketch" is a transparent RGBA layer in black (digits 100-220 px tall); "photo" is blue ink on shaded
+    paper, 60-200 px tall, saved as a JPEG of quality 80 (its boxes are not known: the paper moves the number).
+    """
+    rng = np.random.default_rng([NUMBER_KINDS.index(kind), list(SPACINGS).index(spacing), length, seed])
+    images, labels = mnist_split(split)
+    picks = rng.integers(len(images), size=length)
+    text = "".join(str(labels[index]) for index in picks)
+    if kind == "sketch":
+        mask, boxes = number_mask([images[index] for index in picks], rng.uniform(100, 220), spacing, rng)
+        layer = Image.new("RGBA", mask.size, (0, 0, 0, 0))
+        layer.paste(Image.new("RGBA", mask.size, (0, 0, 0, 255)), (0, 0), mask)
+        return layer, text, boxes
+    mask, boxes = number_mask([images[index] for index in picks], rng.uniform(60, 200), spacing, rng)
+    return jpeg(photograph(mask, (mask.width + 100, mask.height + 100), rng), 80), text, boxes

@@ -1,0 +1,197 @@
+"""Find every digit of a handwritten number, left to right, each made into MNIST's 28x28 input.
+
+1. The ink map comes from preprocess.py (a sketch's alpha, or a photo's distance from its paper).
+2. Its connected pieces (scipy.ndimage.label, 8-connected, ink over INK_THRESHOLD) are measured; dots
+   (no longer than DOT_STROKES stroke widths), specks (under SPECK_FRACTION of the tallest piece) and
+   ruled lines (flat and wider than LINE_FRACTION x the tallest piece) are dropped.
+3. Pieces of one digit are joined again: pieces stacked over each other (a 5's detached flag, a broken
+   8) and pieces whose columns lie mostly inside another's (a 4 or 7 drawn in two strokes that do not
+   touch, a broken stroke). Digits side by side never share most of their columns.
+4. Scribbles and noise (far more stroke than a digit of their size holds) are dropped. A group wider
+   than WIDE_ASPECT x the digits' median height is digits that touch or overlap when a column near its
+   middle crosses little ink (CUT_STROKES), or when it is too wide for one digit (SURE_ASPECT): it is
+   cut there, at the column of least ink, and each part again while still too wide.
+5. Groups far shorter than the tallest (a hyphen, a comma) are dropped; the rest, left to right, each
+   cropped to its own ink (a neighbour's ink in its box is masked out), go through preprocess.fit_to_field.
+
+The thresholds were chosen on numbers composed from MNIST's training digits (benchmarks/read_numbers.py).
+Pure numpy, Pillow and scipy: about 3 ms for a 4-digit 800x400 sketch.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+import preprocess
+
+MAX_DIGITS = 12
+INK_THRESHOLD = 0.25  # pieces are found where the ink is at least this strong; fainter edges still count in a digit
+DOT_STROKES = 4  # a piece no longer than this many stroke widths is a dot, a pen tap or two
+SPECK_FRACTION = 0.15  # a piece shorter and narrower than this fraction of the tallest piece is a speck
+LINE_FRACTION = 1.5  # a flat piece wider than this many times the tallest piece is a ruled line or an underline
+FLAT_ASPECT = 0.2  # flat: height under this fraction of the width
+STACKED_OVERLAP = 0.5  # stacked pieces share at least this fraction of the narrower one's columns...
+STACKED_ROWS = 0.3  # ...and at most this fraction of the shorter one's rows
+NESTED_OVERLAP = 0.8  # a piece with this fraction of its columns inside another's belongs to it
+WIDE_ASPECT = 1.25  # a group wider than the digits' usual height may be digits that touch...
+CUT_STROKES = 2.5  # ...and is cut where a column crosses at most this many stroke widths of ink...
+SURE_ASPECT = 1.6  # ...or wherever the least ink is, when it is wider than this many times the height
+CUT_WINDOW = 0.25  # a cut is searched within this fraction of the width either side of the middle
+SHORT_FRACTION = 0.4  # a group shorter than this fraction of the tallest is not a digit (a hyphen, a comma)
+MAX_STROKE_LENGTH = 15  # a digit's strokes add up to 2-6 times its longer side; more is a scribble or noise
+MAX_PIECES = 5 * MAX_DIGITS  # beyond this many digit-sized pieces, joining them is not worth trying
+
+
+@dataclass(frozen=True)
+class Digit:
+    """One digit: its box (x0, y0, x1, y1, ends excluded) in the input's pixels and its 28x28 MNIST image."""
+
+    box: tuple[int, int, int, int]
+    image: np.ndarray
+
+
+def digits_in_image(image: Image.Image) -> list[Digit]:
+    """Every digit in a picture of a number, left to right; boxes in the picture's upright pixels."""
+    upright = image.size[::-1] if image.getexif().get(0x0112, 1) in (5, 6, 7, 8) else image.size
+    ink = preprocess.ink_from_image(image)
+    return digits_in_ink(ink, scale=upright[0] / ink.shape[1])  # large photos are read reduced
+
+
+def digits_in_sketch(value: dict) -> list[Digit]:
+    """Every digit in a Gradio Sketchpad value, left to right; boxes in the canvas's pixels."""
+    return digits_in_ink(preprocess.ink_from_sketch(value))
+
+
+def digits_in_ink(ink: np.ndarray, scale: float = 1.0) -> list[Digit]:
+    """Every digit in an ink map (0 paper, 1 ink), left to right; boxes multiplied by `scale`.
+
+    Raises preprocess.NoDigitError when there is none, preprocess.BadImageError when there are more
+    than MAX_DIGITS.
+    """
+    ink = np.asarray(ink, np.float32)
+    if ink.ndim != 2:
+        raise preprocess.BadImageError(f"Expected a 2-D ink map, got shape {ink.shape}.")
+    mask = ink >= INK_THRESHOLD
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    stroke = stroke_width(mask)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    groups = [
+        group
+        for group in join(pieces(labels, count, stroke))
+        if areas[list(group[4])].sum() / stroke <= MAX_STROKE_LENGTH * max(group[2] - group[0], group[3] - group[1])
+    ]
+    if groups:
+        height = float(np.median([bottom - top for _, top, _, bottom, _ in groups]))
+        groups = [part for group in groups for part in split_wide(group, labels, height, stroke)]
+        tallest = max(bottom - top for _, top, _, bottom, _ in groups)
+        groups = [group for group in groups if group[3] - group[1] >= SHORT_FRACTION * tallest]
+    if len(groups) > MAX_DIGITS:
+        raise too_many(len(groups))
+    digits = []
+    for left, top, right, bottom, members in sorted(groups, key=lambda group: group[0] + group[2]):
+        own = np.isin(labels[top:bottom, left:right], [0, *members])  # unlabelled faint edges stay
+        crop = np.where(own, ink[top:bottom, left:right], 0)
+        try:
+            image = preprocess.fit_to_field(crop)
+        except preprocess.NoDigitError:  # a solid block is not a digit
+            continue
+        box = tuple(round(value * scale) for value in (left, top, right, bottom))
+        digits.append(Digit(box, image))
+    if not digits:
+        raise preprocess.NoDigitError(preprocess.NO_DIGIT_MESSAGE)
+    return digits
+
+
+def too_many(count: int) -> preprocess.BadImageError:
+    return preprocess.BadImageError(
+        f"Found {count} digit-sized marks; a number here has at most {MAX_DIGITS} digits. "
+        "Write fewer digits, or crop the photo to the number."
+    )
+
+
+# A piece or group: left, top, right, bottom (ends excluded) and the labels of its pieces.
+Group = tuple[int, int, int, int, tuple[int, ...]]
+
+
+def pieces(labels: np.ndarray, count: int, stroke: float) -> list[Group]:
+    """The labelled pieces that can be part of a digit: not dots, specks or ruled lines."""
+    if count == 0:
+        return []
+    slices = ndimage.find_objects(labels)
+    boxes = [(s[1].start, s[0].start, s[1].stop, s[0].stop, (index + 1,)) for index, s in enumerate(slices)]
+    tallest = max(bottom - top for _, top, _, bottom, _ in boxes)
+    kept = []
+    for box in boxes:
+        width, height = box[2] - box[0], box[3] - box[1]
+        longest = max(width, height)
+        is_dot = longest <= DOT_STROKES * stroke
+        is_speck = longest < SPECK_FRACTION * tallest
+        is_line = height < FLAT_ASPECT * width and width > LINE_FRACTION * tallest
+        if not (is_dot or is_speck or is_line):
+            kept.append(box)
+    if len(kept) > MAX_PIECES:
+        raise too_many(len(kept))
+    return kept
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width in pixels: twice the area over the perimeter (counted along rows and columns)."""
+    edges = np.count_nonzero(mask[:, 1:] != mask[:, :-1]) + np.count_nonzero(mask[1:] != mask[:-1])
+    # a boundary in every direction measures 4/pi times longer along rows and columns than it is
+    return 2 * float(np.count_nonzero(mask)) / max(edges * np.pi / 4, 1.0)
+
+
+def belong_together(a: Group, b: Group) -> bool:
+    """Whether two pieces are parts of one digit: stacked (a 5's flag), or one within the other's columns."""
+    narrower = min(a[2] - a[0], b[2] - b[0])
+    shorter = min(a[3] - a[1], b[3] - b[1])
+    columns = min(a[2], b[2]) - max(a[0], b[0])
+    rows = min(a[3], b[3]) - max(a[1], b[1])
+    stacked = columns >= STACKED_OVERLAP * narrower and rows <= STACKED_ROWS * shorter
+    return stacked or columns >= NESTED_OVERLAP * narrower
+
+
+def join(groups: list[Group]) -> list[Group]:
+    """Join pieces that belong together until no two groups do; a few dozen pieces at most."""
+    groups = list(groups)
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                if belong_together(groups[i], groups[j]):
+                    a, b = groups[i], groups.pop(j)
+                    groups[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]), a[4] + b[4])
+                    joined = True
+                    break
+            if joined:
+                break
+    return groups
+
+
+def split_wide(group: Group, labels: np.ndarray, height: float, stroke: float) -> list[Group]:
+    """A group wider than a digit cut in two at its column of least ink, again while a part is still too wide.
+
+    `height` is the digits' usual height. A cut must cross little ink (a touching point, not a 0's two
+    strokes) unless the group is too wide to be one digit at all.
+    """
+    left, top, right, bottom, members = group
+    width = right - left
+    if width <= WIDE_ASPECT * height:
+        return [group]
+    own = np.isin(labels[top:bottom, left:right], members)
+    profile = np.count_nonzero(own, axis=0)
+    low, high = round(width * (0.5 - CUT_WINDOW)), round(width * (0.5 + CUT_WINDOW))
+    cut = low + int(np.argmin(profile[low:high]))
+    if profile[cut] > CUT_STROKES * stroke and width <= SURE_ASPECT * height:
+        return [group]
+    parts = []
+    for start, stop in ((0, cut), (cut, width)):
+        rows = np.flatnonzero(own[:, start:stop].any(axis=1))
+        columns = np.flatnonzero(own[:, start:stop].any(axis=0))
+        if len(rows):
+            part = (left + start + int(columns[0]), top + int(rows[0]), left + start + int(columns[-1]) + 1)
+            parts += split_wide((*part, top + int(rows[-1]) + 1, members), labels, height, stroke)
+    return parts
