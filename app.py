@@ -37,6 +37,7 @@ import explain
 import json_api
 import model_defs
 import preprocess
+import segmentation
 import uploads
 
 log = logging.getLogger("digit_studio")
@@ -48,13 +49,14 @@ SERVER_FAULT = "Something went wrong on our side; please try again."
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 HINT = "Draw a digit on the canvas, or upload a photo of one."
 # Gradio 6.31's sketchpad starts with no tool selected and drops it again on every clear;
-# whenever neither brush nor eraser is active, pick the brush so the first stroke always draws.
+# whenever neither brush nor eraser of a sketchpad is active, pick its brush so the first stroke always draws.
 PICK_BRUSH_JS = """
 () => {
   const pickBrush = () => {
-    const tools = document.querySelectorAll(
-      "#sketchpad button[aria-label='Brush'], #sketchpad button[aria-label='Erase']");
-    if (tools.length && ![...tools].some((tool) => tool.classList.contains("highlight"))) tools[0].click();
+    for (const pad of document.querySelectorAll("#sketchpad, #number_sketchpad")) {
+      const tools = pad.querySelectorAll("button[aria-label='Brush'], button[aria-label='Erase']");
+      if (tools.length && ![...tools].some((tool) => tool.classList.contains("highlight"))) tools[0].click();
+    }
   };
   new MutationObserver(pickBrush).observe(document.body, {childList: true, subtree: true});
   pickBrush();
@@ -129,9 +131,9 @@ def image_html(pixels: np.ndarray, alt: str, width: int, style: str = "") -> str
     )
 
 
-def preview_html(digit: np.ndarray) -> str:
+def preview_html(digit: np.ndarray, width: int = 168) -> str:
     """The 28x28 input, enlarged."""
-    return image_html(np.round(digit * 255).astype(np.uint8), "28x28 input", 168, "border:1px solid #888")
+    return image_html(np.round(digit * 255).astype(np.uint8), "28x28 input", width, "border:1px solid #888")
 
 
 def describe(digit: np.ndarray) -> tuple:
@@ -157,26 +159,32 @@ def file_path(file: dict | None) -> str | None:
     return file.get("path") if file else None
 
 
-def digit_from_upload(upload: dict | None) -> np.ndarray:
+def upload_path(upload: dict | None) -> str:
     if not file_path(upload):
         raise preprocess.NoDigitError(f"No digit found: no image was sent. Send one file ({uploads.FORMATS_TEXT}).")
-    with uploads.image_file(file_path(upload)) as image:
+    return file_path(upload)
+
+
+def digit_from_upload(upload: dict | None) -> np.ndarray:
+    with uploads.image_file(upload_path(upload)) as image:
         return preprocess.preprocess_image(image)
 
 
-def digit_from_sketch(value: dict | None) -> np.ndarray:
+def sketch_payload_files(value: dict | None, pad: gr.Sketchpad) -> dict:
     """A Sketchpad payload, undecoded: the page's canvas arrives ahead of the event, the API's as uploaded files."""
     value = value or {}
     if value.get("id") is not None:  # the page sends its canvas through the editor's accept_blobs, keyed by id
-        blobs = sketch.blob_storage.pop(value["id"], None)  # as Gradio's own decoding would
-        files = blobs.model_dump() if blobs else {}
-    else:
-        files = {
-            "background": file_path(value.get("background")),
-            "layers": [file_path(layer) for layer in value.get("layers") or []],
-            "composite": file_path(value.get("composite")),
-        }
-    with uploads.sketch_files(files) as arrays:
+        blobs = pad.blob_storage.pop(value["id"], None)  # as Gradio's own decoding would
+        return blobs.model_dump() if blobs else {}
+    return {
+        "background": file_path(value.get("background")),
+        "layers": [file_path(layer) for layer in value.get("layers") or []],
+        "composite": file_path(value.get("composite")),
+    }
+
+
+def digit_from_sketch(value: dict | None) -> np.ndarray:
+    with uploads.sketch_files(sketch_payload_files(value, sketch)) as arrays:
         return preprocess.preprocess_sketch(arrays)
 
 
@@ -459,6 +467,86 @@ explain_endpoint = api_endpoint(digit_from_upload, explain_json)
 # ---- end of Why they differ ----
 
 
+# --- Read a number (issue 9): every digit of a drawing or photo, left to right, by both models -------------------
+NUMBER_HINT = "Write a number on the wide canvas, or upload a photo of one: each digit is read by both models."
+# A digit is marked for a second look when the models disagree or either is less sure than this; 80% is where
+# the examples' digits start (tests/make_examples.py), and most misread digits fall below it.
+UNSURE_BELOW = 0.8
+
+
+def number_from_upload(upload: dict | None) -> list[segmentation.Digit]:
+    with uploads.image_file(upload_path(upload)) as image:
+        return segmentation.digits_in_image(image)
+
+
+def number_from_sketch(value: dict | None) -> list[segmentation.Digit]:
+    with uploads.sketch_files(sketch_payload_files(value, number_sketch)) as arrays:
+        return segmentation.digits_in_sketch(arrays)
+
+
+def read_digits(digits: list[segmentation.Digit]) -> tuple:
+    """The outputs of both number endpoints: the JSON reading, the digits' views and a summary."""
+    start = time.perf_counter()
+    batch = np.stack([digit.image for digit in digits])[..., None]
+    probabilities = {name: predict(name, batch) for name in MODELS}  # all digits in one call per model
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    entries = [
+        {
+            "box": list(digit.box),
+            **{
+                name: {"label": model_defs.CLASS_NAMES[int(p[index].argmax())], "confidence": float(p[index].max())}
+                for name, p in probabilities.items()
+            },
+        }
+        for index, digit in enumerate(digits)
+    ]
+    reading = {name: "".join(entry[name]["label"] for entry in entries) for name in MODELS}
+    flagged = [
+        entry["cnn"]["label"] != entry["linear"]["label"]
+        or min(entry[name]["confidence"] for name in MODELS) < UNSURE_BELOW
+        for entry in entries
+    ]
+    cards = "".join(
+        f'<figure style="margin:0;padding:6px;text-align:center;border:2px solid {"#d9480f" if flag else "#ccc"}">'
+        f"{preview_html(digit.image, 84)}<figcaption>CNN <b>{entry['cnn']['label']}</b> "
+        f"{entry['cnn']['confidence']:.0%}<br>dense <b>{entry['linear']['label']}</b> "
+        f"{entry['linear']['confidence']:.0%}{'<br>check' if flag else ''}</figcaption></figure>"
+        for digit, entry, flag in zip(digits, entries, flagged, strict=True)
+    )
+    if reading["cnn"] == reading["linear"]:
+        verdict = f"Both models read **{reading['cnn']}**."
+    else:
+        verdict = f"The CNN reads **{reading['cnn']}**, the dense network **{reading['linear']}**."
+    checks = [str(index + 1) for index, flag in enumerate(flagged) if flag]
+    check = (
+        f"  \nCheck digit {', '.join(checks)}: the models disagree or one is under {UNSURE_BELOW:.0%} sure."
+        if checks
+        else ""
+    )
+    summary = f"{verdict}{check}  \n{len(digits)} digits · both models {elapsed_ms:.1f} ms"
+    views = f'<div style="display:flex;gap:8px;flex-wrap:wrap">{cards}</div>'
+    return {**reading, "digits": entries}, views, summary
+
+
+def number_view(to_digits):
+    """The page's twin of the number endpoints: with nothing to read it shows the hint instead of an error."""
+
+    def show(value) -> tuple:
+        try:
+            return read_digits(to_digits(value))
+        except preprocess.NoDigitError:
+            return None, "", NUMBER_HINT
+        except Exception as error:
+            raise gr.Error(message_for(error)) from None
+
+    return show
+
+
+read_number = api_endpoint(number_from_upload, read_digits)
+read_number_sketch = api_endpoint(number_from_sketch, read_digits)
+# --- end of Read a number ---------------------------------------------------------------------------------------
+
+
 def comparison_markdown() -> str:
     """metrics.json as a table: the two served models, and any trained only for comparison (no latency)."""
     rows = "\n".join(
@@ -507,13 +595,15 @@ def clean_uploads(blocks: gr.Blocks) -> None:
         try:
             needed = still_needed(blocks)
             cleaner.sweep(blocks.temp_file_sets, needed)
-            cleaner.expire(sketch.blob_storage, needed)
+            for pad in (sketch, number_sketch):
+                cleaner.expire(pad.blob_storage, needed)
         except Exception:  # one bad pass must not end the cleaning for good, as it does Gradio's own
             log.exception("cleaning uploads failed; trying again in 10 s")
 
 
 LATENCY_MS = measure_latency()
 EXAMPLES = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in {".png", ".jpg", ".webp"})
+NUMBER_EXAMPLES = sorted(str(path) for path in (EXAMPLES_DIR / "numbers").iterdir())  # issue 9
 
 with gr.Blocks(title="Handwritten-digit studio") as demo:
     gr.Markdown(
@@ -555,6 +645,38 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
     outputs = [cnn_label, linear_label, preview, summary]
     current_digit = gr.State(None)  # the page's 28x28 input, for "Why they differ"
 
+    # --- Read a number (issue 9) ---
+    gr.Markdown("## Read a number\n" + NUMBER_HINT)
+    with gr.Row():
+        with gr.Column():
+            with gr.Tab("Draw a number"):
+                number_sketch = gr.Sketchpad(
+                    type="numpy",
+                    image_mode="RGBA",
+                    canvas_size=(800, 400),  # room for four digits as tall as the one-digit canvas's
+                    fixed_canvas=True,
+                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                    layers=False,
+                    transforms=(),
+                    label="Write a number",
+                    elem_id="number_sketchpad",
+                )
+            with gr.Tab("Upload a number"):
+                number_upload = gr.Image(
+                    type="filepath", sources=["upload", "clipboard"], label="Upload a number", elem_id="number_upload"
+                )
+                gr.Examples(
+                    examples=NUMBER_EXAMPLES, inputs=number_upload, label="Examples: a drawn and a photographed number"
+                )
+            gr.ClearButton([number_sketch, number_upload], value="Clear the number")
+        with gr.Column():
+            number_summary = gr.Markdown(NUMBER_HINT, elem_id="number_summary")
+            number_views = gr.HTML(label="Each digit as the models see it (28x28)", elem_id="number_views")
+            with gr.Accordion("As the API returns it (JSON)", open=False):
+                number_json = gr.JSON(elem_id="number_json")
+    number_outputs = [number_json, number_views, number_summary]
+    # --- end of Read a number ---
+
     with gr.Accordion("How the two models compare", open=False):
         gr.Markdown(comparison_markdown())
         gr.Image(str(WEIGHTS_DIR / "curves.png"), label="Accuracy and loss per epoch", buttons=[])
@@ -580,6 +702,15 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
     gr.Button(visible=False).click(classify_sketch, sketch, outputs, api_name="classify_sketch", preprocess=False)
     explain_outputs = [gr.JSON(visible=False), gr.HTML(visible=False)]
     gr.Button(visible=False).click(explain_endpoint, upload, explain_outputs, api_name="explain", preprocess=False)
+    # --- Read a number (issue 9): the page's events and the two endpoints, read by uploads.py as above ---
+    number_events = {**page_events, "outputs": number_outputs}
+    number_sketch.change(number_view(number_from_sketch), number_sketch, trigger_mode="always_last", **number_events)
+    number_upload.change(number_view(number_from_upload), number_upload, **number_events)
+    gr.Button(visible=False).click(read_number, number_upload, number_outputs, api_name="read_number", preprocess=False)
+    gr.Button(visible=False).click(
+        read_number_sketch, number_sketch, number_outputs, api_name="read_number_sketch", preprocess=False
+    )
+    # --- end of Read a number ---
     if os.environ.get("DIGIT_STUDIO_BENCH") == "1":
         # benchmarks/bench.py's baseline: /classify's input and output types with constant values, so that the two
         # differ only by the app's own work; undocumented, and absent unless the benchmark asks for it.

@@ -1,16 +1,18 @@
 """Find every digit of a handwritten number, left to right, each made into MNIST's 28x28 input.
 
 1. The ink map comes from preprocess.py (a sketch's alpha, or a photo's distance from its paper).
-2. Its connected pieces (scipy.ndimage.label, 8-connected, ink over INK_THRESHOLD) are measured; dots
-   (no longer than DOT_STROKES stroke widths), specks (under SPECK_FRACTION of the tallest piece) and
-   ruled lines (flat and wider than LINE_FRACTION x the tallest piece) are dropped.
+2. Its connected pieces (scipy.ndimage.label, 8-connected, ink over INK_THRESHOLD) are measured;
+   specks (under SPECK_FRACTION of the tallest piece) and ruled lines (flat and wider than
+   LINE_FRACTION x the tallest piece) are dropped.
 3. Pieces of one digit are joined again: pieces stacked over each other (a 5's detached flag, a broken
    8) and pieces whose columns lie mostly inside another's (a 4 or 7 drawn in two strokes that do not
    touch, a broken stroke). Digits side by side never share most of their columns.
-4. Scribbles and noise (far more stroke than a digit of their size holds) are dropped. A group wider
-   than WIDE_ASPECT x the digits' median height is digits that touch or overlap when a column near its
-   middle crosses little ink (CUT_STROKES), or when it is too wide for one digit (SURE_ASPECT): it is
-   cut there, at the column of least ink, and each part again while still too wide.
+4. Groups of dots only (no longer than DOT_STROKES stroke widths), scribbles and noise (far more stroke
+   than a digit of their size holds) are dropped. A group wider
+   than WIDE_ASPECT x its height (or the digits' median height) is digits that touch or overlap when a
+   column near its middle crosses a single short run of ink (CUT_STROKES) and leaves two parts of a
+   digit's height, or when it is too wide for one digit (SURE_ASPECT): it is cut there, at the column
+   of least ink, and each part again while still too wide.
 5. Groups far shorter than the tallest (a hyphen, a comma) are dropped; the rest, left to right, each
    cropped to its own ink (a neighbour's ink in its box is masked out), go through preprocess.fit_to_field.
 
@@ -28,16 +30,17 @@ import preprocess
 
 MAX_DIGITS = 12
 INK_THRESHOLD = 0.25  # pieces are found where the ink is at least this strong; fainter edges still count in a digit
-DOT_STROKES = 4  # a piece no longer than this many stroke widths is a dot, a pen tap or two
+DOT_STROKES = 3  # a piece no longer than this many stroke widths is a dot or a pen tap
 SPECK_FRACTION = 0.15  # a piece shorter and narrower than this fraction of the tallest piece is a speck
 LINE_FRACTION = 1.5  # a flat piece wider than this many times the tallest piece is a ruled line or an underline
 FLAT_ASPECT = 0.2  # flat: height under this fraction of the width
-STACKED_OVERLAP = 0.5  # stacked pieces share at least this fraction of the narrower one's columns...
+STACKED_OVERLAP = 0.4  # stacked pieces share at least this fraction of the narrower one's columns...
 STACKED_ROWS = 0.3  # ...and at most this fraction of the shorter one's rows
 NESTED_OVERLAP = 0.8  # a piece with this fraction of its columns inside another's belongs to it
 WIDE_ASPECT = 1.25  # a group wider than the digits' usual height may be digits that touch...
 CUT_STROKES = 2.5  # ...and is cut where a column crosses at most this many stroke widths of ink...
 SURE_ASPECT = 1.6  # ...or wherever the least ink is, when it is wider than this many times the height
+PART_HEIGHT = 0.5  # a cut must leave two parts at least this fraction of the group's height
 CUT_WINDOW = 0.25  # a cut is searched within this fraction of the width either side of the middle
 SHORT_FRACTION = 0.4  # a group shorter than this fraction of the tallest is not a digit (a hyphen, a comma)
 MAX_STROKE_LENGTH = 15  # a digit's strokes add up to 2-6 times its longer side; more is a scribble or noise
@@ -77,10 +80,13 @@ def digits_in_ink(ink: np.ndarray, scale: float = 1.0) -> list[Digit]:
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
     stroke = stroke_width(mask)
     areas = np.bincount(labels.ravel(), minlength=count + 1)
+    found = pieces(labels, count)
+    strokes = {group[4][0] for group in found if max(group[2] - group[0], group[3] - group[1]) > DOT_STROKES * stroke}
     groups = [
         group
-        for group in join(pieces(labels, count, stroke))
-        if areas[list(group[4])].sum() / stroke <= MAX_STROKE_LENGTH * max(group[2] - group[0], group[3] - group[1])
+        for group in join(found)
+        if strokes.intersection(group[4])  # dots, even in a row, are not a digit
+        and areas[list(group[4])].sum() / stroke <= MAX_STROKE_LENGTH * max(group[2] - group[0], group[3] - group[1])
     ]
     if groups:
         height = float(np.median([bottom - top for _, top, _, bottom, _ in groups]))
@@ -115,8 +121,8 @@ def too_many(count: int) -> preprocess.BadImageError:
 Group = tuple[int, int, int, int, tuple[int, ...]]
 
 
-def pieces(labels: np.ndarray, count: int, stroke: float) -> list[Group]:
-    """The labelled pieces that can be part of a digit: not dots, specks or ruled lines."""
+def pieces(labels: np.ndarray, count: int) -> list[Group]:
+    """The labelled pieces that can be part of a digit: not specks or ruled lines."""
     if count == 0:
         return []
     slices = ndimage.find_objects(labels)
@@ -125,11 +131,9 @@ def pieces(labels: np.ndarray, count: int, stroke: float) -> list[Group]:
     kept = []
     for box in boxes:
         width, height = box[2] - box[0], box[3] - box[1]
-        longest = max(width, height)
-        is_dot = longest <= DOT_STROKES * stroke
-        is_speck = longest < SPECK_FRACTION * tallest
+        is_speck = max(width, height) < SPECK_FRACTION * tallest
         is_line = height < FLAT_ASPECT * width and width > LINE_FRACTION * tallest
-        if not (is_dot or is_speck or is_line):
+        if not (is_speck or is_line):
             kept.append(box)
     if len(kept) > MAX_PIECES:
         raise too_many(len(kept))
@@ -174,24 +178,31 @@ def join(groups: list[Group]) -> list[Group]:
 def split_wide(group: Group, labels: np.ndarray, height: float, stroke: float) -> list[Group]:
     """A group wider than a digit cut in two at its column of least ink, again while a part is still too wide.
 
-    `height` is the digits' usual height. A cut must cross little ink (a touching point, not a 0's two
-    strokes) unless the group is too wide to be one digit at all.
+    `height` is the digits' usual height. Unless the group is too wide to be one digit at all, a cut must
+    cross one short run of ink (a touching point, not a 0's two strokes) and leave two parts of a digit's height.
     """
     left, top, right, bottom, members = group
     width = right - left
+    height = max(height, bottom - top)
     if width <= WIDE_ASPECT * height:
         return [group]
+    forced = width > SURE_ASPECT * height
     own = np.isin(labels[top:bottom, left:right], members)
-    profile = np.count_nonzero(own, axis=0)
     low, high = round(width * (0.5 - CUT_WINDOW)), round(width * (0.5 + CUT_WINDOW))
-    cut = low + int(np.argmin(profile[low:high]))
-    if profile[cut] > CUT_STROKES * stroke and width <= SURE_ASPECT * height:
+    window = own[:, low:high]
+    ink = np.count_nonzero(window, axis=0)
+    runs = np.count_nonzero(window[1:] & ~window[:-1], axis=0) + window[0]
+    acceptable = forced | ((runs <= 1) & (ink <= CUT_STROKES * stroke))
+    if not acceptable.any():
         return [group]
+    cut = low + int(np.argmin(np.where(acceptable, ink, own.shape[0] + 1)))
     parts = []
     for start, stop in ((0, cut), (cut, width)):
         rows = np.flatnonzero(own[:, start:stop].any(axis=1))
         columns = np.flatnonzero(own[:, start:stop].any(axis=0))
         if len(rows):
-            part = (left + start + int(columns[0]), top + int(rows[0]), left + start + int(columns[-1]) + 1)
-            parts += split_wide((*part, top + int(rows[-1]) + 1, members), labels, height, stroke)
-    return parts
+            x0, x1 = left + start + int(columns[0]), left + start + int(columns[-1]) + 1
+            parts.append((x0, top + int(rows[0]), x1, top + int(rows[-1]) + 1, members))
+    if not forced and min(part[3] - part[1] for part in parts) < PART_HEIGHT * (bottom - top):
+        return [group]
+    return [piece for part in parts for piece in split_wide(part, labels, height, stroke)]

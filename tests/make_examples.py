@@ -6,7 +6,8 @@
 Each file is named <label>_<kind>.<png|jpg> and made by tests/synthetic.py. For each one, from its
 first seed on, the first image that both models read correctly with at least MIN_CONFIDENCE (judged
 on the file as written) is kept, so the examples show what the app does well; the table this prints
-says how sure each model is. Takes about 10 seconds.
+says how sure each model is. The numbers in examples/numbers/ are named <number>_<kind>.<png|jpg>,
+each the first of its seeds whose whole number both models read right. Takes about 10 seconds.
 """
 
 import argparse
@@ -23,6 +24,7 @@ import keras  # noqa: E402
 
 import model_defs  # noqa: E402
 import preprocess  # noqa: E402
+import segmentation  # noqa: E402
 import synthetic  # noqa: E402
 
 EXAMPLES_DIR = REPO / "examples"
@@ -42,6 +44,7 @@ EXAMPLES = [
 PHOTO_KINDS = ("paper_photo", "phone_photo_exif")  # saved as JPEG, the way cameras write them
 MIN_CONFIDENCE = 0.8
 MAX_SEEDS = 20
+NUMBER_TEXT = "2026"  # the drawn number; the photographed one is four random MNIST test digits
 
 
 def probabilities(models: dict, digit: np.ndarray) -> dict[str, np.ndarray]:
@@ -76,6 +79,35 @@ def main() -> None:
             sys.exit(f"none of {MAX_SEEDS} seeds gives a {label} that both models read as {label}; change EXAMPLES")
         summary = "  ".join(f"{name} {p.argmax()} ({p.max():.3f})" for name, p in answers.items())
         print(f"{path.name:28} seed {seed:2}  {path.stat().st_size / 1024:5.1f} KB  {summary}")
+    make_numbers(models, args.output_dir / "numbers")
+
+
+def read_number(models: dict, path: Path) -> dict[str, str]:
+    with Image.open(path) as image:
+        batch = np.stack([digit.image for digit in segmentation.digits_in_image(image)])[..., None]
+    return {name: "".join(str(p.argmax()) for p in model.predict_on_batch(batch)) for name, model in models.items()}
+
+
+def make_numbers(models: dict, folder: Path) -> None:
+    """A drawn and a photographed number, each the first of its seeds that both models read right."""
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    for kind in ("drawn", "paper_photo"):
+        for seed in range(MAX_SEEDS):
+            if kind == "drawn":
+                image, text = synthetic.drawn_number(NUMBER_TEXT, seed), NUMBER_TEXT
+            else:
+                image, text, _ = synthetic.mnist_number(4, seed, "photo")
+            path = folder / f"{text}_{kind}.{'jpg' if kind in PHOTO_KINDS else 'png'}"
+            save(image, path)
+            readings = read_number(models, path)
+            if set(readings.values()) == {text}:
+                break
+            path.unlink()
+        else:
+            sys.exit(f"none of {MAX_SEEDS} seeds gives a {kind} number that both models read right")
+        print(f"{path.name:28} seed {seed:2}  {path.stat().st_size / 1024:5.1f} KB  read as {readings}")
 
 
 if __name__ == "__main__":

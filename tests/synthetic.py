@@ -99,7 +99,11 @@ def mnist_image(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
 
 def transparent_sketch(label: int, seed: int, rng: np.random.Generator) -> Image.Image:
     """A Sketchpad layer: a black 18 px brush on a transparent 800x800 canvas."""
-    mask = stroke_mask(label, (800, 800), rng.uniform(450, 600), (400 + rng.uniform(-60, 60), 400), 18, rng)
+    return as_layer(stroke_mask(label, (800, 800), rng.uniform(450, 600), (400 + rng.uniform(-60, 60), 400), 18, rng))
+
+
+def as_layer(mask: Image.Image) -> Image.Image:
+    """A mask as a Sketchpad layer: black ink, transparent elsewhere."""
     layer = Image.new("RGBA", mask.size, (0, 0, 0, 0))
     layer.paste(Image.new("RGBA", mask.size, (0, 0, 0, 255)), (0, 0), mask)
     return layer
@@ -218,8 +222,16 @@ def mnist_number(
     text = "".join(str(labels[index]) for index in picks)
     if kind == "sketch":
         mask, boxes = number_mask([images[index] for index in picks], rng.uniform(100, 220), spacing, rng)
-        layer = Image.new("RGBA", mask.size, (0, 0, 0, 0))
-        layer.paste(Image.new("RGBA", mask.size, (0, 0, 0, 255)), (0, 0), mask)
-        return layer, text, boxes
+        return as_layer(mask), text, boxes
     mask, boxes = number_mask([images[index] for index in picks], rng.uniform(60, 200), spacing, rng)
     return jpeg(photograph(mask, (mask.width + 100, mask.height + 100), rng), 80), text, boxes
+
+
+def drawn_number(text: str, seed: int = 0, size: tuple[int, int] = (800, 400), height: float = 250) -> Image.Image:
+    """A number drawn with the page's 18 px brush on a transparent Sketchpad layer, its digits evenly spaced."""
+    rng = np.random.default_rng([len(text), seed])
+    masks = [
+        np.asarray(stroke_mask(int(label), size, height, (size[0] * (index + 0.5) / len(text), size[1] / 2), 18, rng))
+        for index, label in enumerate(text)
+    ]
+    return as_layer(Image.fromarray(np.maximum.reduce(masks)))
