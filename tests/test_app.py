@@ -13,9 +13,11 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import mnist_data
+import synthetic
 from conftest import MNIST_SUBSET, REPO
 
 EXAMPLES = sorted(path for path in (REPO / "examples").iterdir() if path.suffix in {".png", ".jpg", ".webp"})
+NUMBER_EXAMPLES = sorted((REPO / "examples" / "numbers").iterdir())  # named <number>_<kind>
 
 
 def label_of(path) -> str:
@@ -26,9 +28,9 @@ def test_page_shows_every_example_file(app_url):
     """The page's gr.Examples lists exactly the files in examples/, each of which exists."""
     with urllib.request.urlopen(app_url + "config", timeout=30) as response:
         config = json.load(response)
-    (dataset,) = [component for component in config["components"] if component.get("type") == "dataset"]
-    shown = sorted(sample[0]["orig_name"] for sample in dataset["props"]["samples"])
-    assert shown == [path.name for path in EXAMPLES]
+    datasets = [component for component in config["components"] if component.get("type") == "dataset"]
+    shown = [sorted(sample[0]["orig_name"] for sample in dataset["props"]["samples"]) for dataset in datasets]
+    assert shown == [[path.name for path in EXAMPLES], [path.name for path in NUMBER_EXAMPLES]]
     assert len(EXAMPLES) >= 8 and all(path.is_file() and path.stat().st_size > 0 for path in EXAMPLES)
     assert len({label_of(path) for path in EXAMPLES}) == 10
 
@@ -124,6 +126,45 @@ def test_no_file_is_a_no_digit_error(client):
         client.predict(None, api_name="/classify")
 
 
+@pytest.mark.parametrize("path", NUMBER_EXAMPLES, ids=lambda path: path.name)
+def test_number_examples_are_read_by_both_models(client, path):
+    reading, views, summary = client.predict(handle_file(str(path)), api_name="/read_number")
+    number = label_of(path)
+    assert reading["cnn"] == reading["linear"] == number
+    assert [entry["cnn"]["label"] for entry in reading["digits"]] == list(number)
+    lefts = [entry["box"][0] for entry in reading["digits"]]
+    with Image.open(path) as image:
+        width, height = image.size
+    assert lefts == sorted(lefts)
+    assert all(
+        0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height for x0, y0, x1, y1 in (e["box"] for e in reading["digits"])
+    )
+    assert all(0.5 < entry[name]["confidence"] <= 1 for entry in reading["digits"] for name in ("cnn", "linear"))
+    assert views.count("<img") == len(number) and f"Both models read **{number}**" in summary
+
+
+def test_read_number_sketch_and_its_errors(client, tmp_path):
+    layer = tmp_path / "layer.png"
+    synthetic.drawn_number("907").save(layer)
+    reading, _, _ = client.predict(
+        {"background": None, "layers": [handle_file(str(layer))], "composite": None}, api_name="/read_number_sketch"
+    )
+    assert reading["cnn"] == "907" and [len(entry["box"]) for entry in reading["digits"]] == [4, 4, 4]
+    with pytest.raises(AppError, match="No digit found"):
+        client.predict({"background": None, "layers": [], "composite": None}, api_name="/read_number_sketch")
+    many = tmp_path / "many.png"
+    synthetic.drawn_number("1234567890123", size=(2600, 400), height=180).save(many)
+    with pytest.raises(AppError, match="at most 12 digits"):
+        client.predict(handle_file(str(many)), api_name="/read_number")
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (300, 200), "white").save(blank)
+    with pytest.raises(AppError, match="No digit found"):
+        client.predict(handle_file(str(blank)), api_name="/read_number")
+    with pytest.raises(AppError, match="not an image"):
+        client.predict(handle_file(str(REPO / "README.md")), api_name="/read_number")
+    assert client.predict(handle_file(str(EXAMPLES[0])), api_name="/classify")[0]["label"] == label_of(EXAMPLES[0])
+
+
 def readme_snippets() -> list[str]:
     readme = (REPO / "README.md").read_text()
     return re.findall(r"```python\n(from gradio_client.*?)```", readme, flags=re.DOTALL)
@@ -131,7 +172,7 @@ def readme_snippets() -> list[str]:
 
 def test_readme_client_snippets_run_against_the_app(app_url):
     snippets = readme_snippets()
-    assert len(snippets) == 3
+    assert len(snippets) == 4
     for snippet in snippets:
         assert 'Client("http://127.0.0.1:7860/")' in snippet
         code = snippet.replace("http://127.0.0.1:7860/", app_url)

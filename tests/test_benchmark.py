@@ -37,6 +37,7 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
         route["ratio_vs_gradio_client"],
         route["ratio_vs_http"],
         route["batch_64"]["images_per_s"],
+        local["number_ms"]["p50"],
         *(local["batch_images_per_s"][name] for name in ("cnn", "linear")),
         *(served[kind]["serial_ms"][api][q] for kind in KINDS for api in ENDPOINTS for q in ("p50", "p95")),
         *(served[kind]["serial_ms"]["p50_ratio"] for kind in KINDS),

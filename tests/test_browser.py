@@ -37,11 +37,14 @@ def page(app_url):
             browser.close()
 
 
-def draw(page, points: list[tuple[float, float]]) -> None:
-    """One mouse stroke through points given as fractions of the drawing area."""
-    box = page.locator("#sketchpad canvas").first.bounding_box()
-    side = min(box["width"], box["height"]) * 0.7
-    left, top = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+def draw(page, points: list[tuple[float, float]], pad: str = "#sketchpad", slot: tuple[int, int] = (0, 1)) -> None:
+    """One mouse stroke through points given as fractions of the drawing area (the slot-th of n, left to right)."""
+    box = page.locator(f"{pad} canvas").first.bounding_box()
+    index, slots = slot
+    width = box["width"] / slots
+    side = min(width, box["height"]) * 0.7
+    left = box["x"] + index * width + (width - side) / 2
+    top = box["y"] + (box["height"] - side) / 2
     page.mouse.move(left + points[0][0] * side, top + points[0][1] * side)
     page.mouse.down()
     for x, y in points[1:]:
@@ -78,7 +81,7 @@ def test_clearing_the_canvas_from_its_toolbar_then_drawing(page):
 
 def test_upload_an_example_file(page):
     example = sorted((REPO / "examples").glob("*_paper_photo.jpg"))[0]
-    page.get_by_role("tab", name="Upload").click()
+    page.get_by_role("tab", name="Upload", exact=True).click()
     page.locator("#upload input[type=file]").set_input_files(str(example))
     expect_both_models_say(page, int(example.name[0]))
 
@@ -108,3 +111,12 @@ def test_why_they_differ_follows_the_drawing_and_the_stress_controls(page):
     page.get_by_role("button", name="Clear", exact=True).click()
     page.locator("#summary", has_text="Draw a digit").wait_for()
     page.locator("#why_maps", has_text="Draw a digit").wait_for()
+
+
+def test_a_number_on_the_wide_canvas(page):
+    """The number's own sketchpad: its brush is ready too, and each digit is read by both models."""
+    page.locator("#number_sketchpad canvas").first.scroll_into_view_if_needed()
+    for index, stroke in enumerate([SEVEN, ONE, SEVEN]):
+        draw(page, stroke, "#number_sketchpad", (index, 3))
+    page.locator("#number_summary", has_text="read 717").wait_for()
+    assert page.locator("#number_views img").count() == 3
