@@ -19,14 +19,17 @@ def config(app_url: str) -> dict:
     return httpx.get(f"{app_url}config", timeout=TIMEOUT_S).json()
 
 
-def sketchpad_id(app_url: str) -> int:
-    (component,) = [c for c in config(app_url)["components"] if c.get("props", {}).get("elem_id") == "sketchpad"]
+PADS = ["sketchpad", "number_sketchpad"]  # the one-digit canvas and the number's (issue 9)
+
+
+def sketchpad_id(app_url: str, pad: str = "sketchpad") -> int:
+    (component,) = [c for c in config(app_url)["components"] if c.get("props", {}).get("elem_id") == pad]
     return component["id"]
 
 
-def page_sketch_event(app_url: str) -> int:
+def page_sketch_event(app_url: str, pad: str = "sketchpad") -> int:
     """The index of the page's own, private, sketch event: the sketchpad's change."""
-    sketch = sketchpad_id(app_url)
+    sketch = sketchpad_id(app_url, pad)
     (index,) = [d["id"] for d in config(app_url)["dependencies"] if [sketch, "change"] in d["targets"]]
     return index
 
@@ -53,11 +56,11 @@ def upload(app_url: str, content: bytes, name: str = "layer.png") -> dict:
     return {"path": response.json()[0], "orig_name": name, "meta": {"_type": "gradio.FileData"}}
 
 
-def send_ahead(app_url: str, content: bytes) -> str:
+def send_ahead(app_url: str, content: bytes, pad: str = "sketchpad") -> str:
     """Send a canvas layer as the page does before its event (ImageEditor.accept_blobs); returns the canvas id."""
     canvas = uuid.uuid4().hex[:11]
     form = {
-        "component_id": str(sketchpad_id(app_url)),
+        "component_id": str(sketchpad_id(app_url, pad)),
         "session_hash": uuid.uuid4().hex,
         "fn_name": "accept_blobs",
         "id": canvas,
@@ -82,26 +85,29 @@ BAD_LAYERS = {
 }
 
 
+@pytest.mark.parametrize("pad", PADS)
 @pytest.mark.parametrize("case", BAD_LAYERS)
 @pytest.mark.parametrize("route", ["uploaded file", "sent ahead"])
-def test_the_page_sketch_event_keeps_the_limits(app_url, case, route):
+def test_the_page_sketch_event_keeps_the_limits(app_url, case, route, pad):
     make, expected = BAD_LAYERS[case]
     if route == "uploaded file":
         value = {"background": None, "layers": [upload(app_url, make())], "composite": None}
     else:
-        value = {"background": None, "layers": [], "composite": None, "id": send_ahead(app_url, make())}
-    message = join(app_url, page_sketch_event(app_url), value)
+        value = {"background": None, "layers": [], "composite": None, "id": send_ahead(app_url, make(), pad)}
+    message = join(app_url, page_sketch_event(app_url, pad), value)
     assert not message["success"]
     assert expected in (message["output"].get("error") or ""), message
 
 
+@pytest.mark.parametrize("pad", PADS)
 @pytest.mark.parametrize("route", ["uploaded file", "sent ahead"])
-def test_the_page_sketch_event_still_reads_a_good_canvas(app_url, route):
+def test_the_page_sketch_event_still_reads_a_good_canvas(app_url, route, pad):
     layer = bad_inputs.encoded(bad_inputs.on_transparent(), "PNG")
     if route == "uploaded file":
         value = {"background": None, "layers": [upload(app_url, layer)], "composite": None}
     else:
-        value = {"background": None, "layers": [], "composite": None, "id": send_ahead(app_url, layer)}
-    message = join(app_url, page_sketch_event(app_url), value)
+        value = {"background": None, "layers": [], "composite": None, "id": send_ahead(app_url, layer, pad)}
+    message = join(app_url, page_sketch_event(app_url, pad), value)
     assert message["success"], message
-    assert message["output"]["data"][0]["label"] == bad_inputs.LABEL
+    first = message["output"]["data"][0]  # one digit's Label, or a number's reading
+    assert first["label" if pad == "sketchpad" else "cnn"] == bad_inputs.LABEL
