@@ -112,7 +112,7 @@ def digits_in_ink(ink: np.ndarray, scale: float = 1.0) -> list[Digit]:
 
 def too_many(count: int) -> preprocess.BadImageError:
     return preprocess.BadImageError(
-        f"Found {count} digit-sized marks; a number here has at most {MAX_DIGITS} digits. "
+        f"Found {count} separate marks, where a number has at most {MAX_DIGITS} digits. "
         "Write fewer digits, or crop the photo to the number."
     )
 

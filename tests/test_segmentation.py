@@ -5,6 +5,7 @@ against where each digit was placed. The hand-made cases are drawn with tests/sy
 """
 
 import functools
+import re
 
 import numpy as np
 import pytest
@@ -156,7 +157,7 @@ def test_one_digit_alone():
 
 def test_more_than_twelve_digits_is_a_clear_error():
     layer = synthetic.drawn_number("1234567890123", size=(2600, 400), height=180)
-    with pytest.raises(preprocess.BadImageError, match="13 digit-sized marks; .* at most 12 digits"):
+    with pytest.raises(preprocess.BadImageError, match="Found 13 separate marks, .* at most 12 digits"):
         segmentation.digits_in_sketch(synthetic.sketch_value(layer))
 
 
@@ -195,7 +196,7 @@ def enormous_eight() -> Image.Image:
 @pytest.mark.parametrize(
     "make, outcome",
     [
-        (noise_page, "No digit found"),
+        (noise_page, "No digit found|at most 12 digits"),
         (ruled_page, "No digit found"),
         (forty_dots, None),
         (scribble, None),
@@ -212,7 +213,7 @@ def test_bad_input_gets_a_message_or_a_sensible_reading(make, outcome):
     if outcome is None:  # never one digit per dot, or per bend of a scribble
         assert len(reading) <= 3 or "No digit found" in reading
     else:
-        assert outcome in reading
+        assert re.search(outcome, reading), reading
 
 
 def test_not_an_ink_map():
