@@ -87,7 +87,7 @@ def test_upload_an_example_file(page):
 
 
 def test_why_they_differ_follows_the_drawing_and_the_stress_controls(page):
-    page.get_by_role("tab", name="Draw").click()
+    page.get_by_role("tab", name="Draw", exact=True).click()
     page.locator("#why").get_by_text("Why they differ").first.click()
     page.locator("#sketchpad button[aria-label='Clear canvas']").click()
     page.locator("#why_maps", has_text="Draw a digit").wait_for()  # the hint, not a map
