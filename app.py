@@ -374,15 +374,21 @@ def robustness_markdown() -> str:
         ]
         rows.append(f"| {model_defs.MODEL_TITLES[name]} | " + " | ".join(cells) + " |")
     if permuted:
+        committed_epochs = {name: entry["recipe"]["epochs"] for name, entry in METRICS.items()}
         scores = ", ".join(
             f"{model_defs.MODEL_TITLES[n]} {permuted['unpermuted_test_accuracy'][n]:.2%} → "
             f"{permuted['test_accuracy'][n]:.2%}"
+            + (
+                f" ({permuted['epochs'][n]} epochs instead of {committed_epochs[n]})"
+                if permuted["epochs"][n] != committed_epochs[n]
+                else ""
+            )
             for n in model_defs.MODEL_NAMES
         )
         permuted_text = (
             f"**Pixels shuffled.** Both architectures retrained on MNIST with one fixed permutation of the 784 pixels "
-            f"(seed {permuted['permutation_seed']}, `{permuted['command']}`): {scores}. The dense network never "
-            "used where pixels sit, so it loses nothing; the CNN's neighbourhoods no longer mean anything."
+            f"(seed {permuted['permutation_seed']}): {scores}. A dense network's first layer sees every pixel "
+            "alike, so shuffling them changes nothing it can use; the CNN's neighbourhoods no longer mean anything."
         )
     else:
         permuted_text = "**Pixels shuffled:** not measured yet (see `robustness.py`)."
