@@ -43,8 +43,11 @@ from gradio_client import Client, handle_file  # noqa: E402
 import app  # noqa: E402  loads both models, as the server does
 import mnist_data  # noqa: E402
 import model_defs  # noqa: E402
+import number_page  # noqa: E402
 import preprocess  # noqa: E402
+import serving  # noqa: E402
 import synthetic  # noqa: E402
+import why_page  # noqa: E402
 from conftest import MNIST_SUBSET, start_app, stop_app  # noqa: E402
 
 BATCH_SIZE = 256
@@ -95,12 +98,12 @@ def machine() -> dict:
 
 def digit_and_outputs(to_digit, value) -> tuple:
     """All the app's work on one input, as the page and the API do it: preprocessing, both models, the outputs."""
-    return app.describe(to_digit(value))
+    return serving.describe(to_digit(value))
 
 
 def read_number(sketch: dict) -> tuple:
     """A number as the page and the API read it: its digits found, both models on all of them in one batch each."""
-    return app.read_digits(app.number_from_sketch(sketch))
+    return number_page.read_digits(number_page.number_from_sketch(sketch))
 
 
 def in_process(
@@ -108,7 +111,7 @@ def in_process(
 ) -> dict:
     """The app's own functions, called directly: no server, no HTTP."""
     cases = {
-        "digit_28": (app.digit_from_upload, {"path": str(digit_path)}),
+        "digit_28": (serving.digit_from_upload, {"path": str(digit_path)}),
         "sketch_800": (app.digit_from_sketch, sketch),
         "photo_800": (preprocess.preprocess_image, photo),
     }
@@ -120,14 +123,14 @@ def in_process(
     # "Why they differ": both evidence maps, and one stress-test update (transform + both answers), for one digit
     stress_settings = (3, -2, 20, 1.2, 0.5)  # shift x, y, rotation, scale, thickness: every transform at once
     results["why_ms"] = {
-        "evidence_maps": spread(time_calls(counts["repeats"], app.explanation, digits[0])),
-        "stress_update": spread(time_calls(counts["repeats"], app.stress_answers, digits[0], *stress_settings)),
+        "evidence_maps": spread(time_calls(counts["repeats"], why_page.explanation, digits[0])),
+        "stress_update": spread(time_calls(counts["repeats"], why_page.stress_answers, digits[0], *stress_settings)),
     }
     results["number_ms"] = spread(time_calls(counts["repeats"], read_number, number))
     one, batch = digits[:1, ..., None], digits[:BATCH_SIZE, ..., None]
     for name in model_defs.MODEL_NAMES:
-        results["model_ms"][name] = spread(time_calls(counts["repeats"], app.predict, name, one))
-        batch_ms = time_calls(counts["batch_repeats"], app.predict, name, batch)
+        results["model_ms"][name] = spread(time_calls(counts["repeats"], serving.predict, name, one))
+        batch_ms = time_calls(counts["batch_repeats"], serving.predict, name, batch)
         results["batch_images_per_s"][name] = BATCH_SIZE / (float(np.median(batch_ms)) / 1000)
     return results
 

@@ -20,11 +20,12 @@ def test_a_fault_behind_the_json_route_gets_a_generic_message_and_is_logged(capl
 
     import app
     import bad_inputs
+    import serving
 
     def broken_model(model_name, batch):
         raise RuntimeError("the model fell over")
 
-    monkeypatch.setattr(app, "predict", broken_model)
+    monkeypatch.setattr(serving, "predict", broken_model)  # where the JSON route looks it up
     image = bad_inputs.encoded(bad_inputs.on_paper(), "PNG")
     with caplog.at_level(logging.ERROR, logger="digit_studio"), TestClient(app.api) as client:
         response = client.post("/api/classify", files={"image": ("7.png", image)})

@@ -1,0 +1,42 @@
+"""The "How the two models compare" section: metrics.json as a table beside this server's own latency, the
+training curves and both confusion matrices, all from the weights folder app.py serves.
+"""
+
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+import model_defs
+import serving
+
+
+def comparison_markdown(metrics: dict, latency_ms: dict[str, float]) -> str:
+    """metrics.json as a table: the two served models, and any trained only for comparison (no latency)."""
+    rows = "\n".join(
+        f"| {entry['title']} | {entry['parameters']:,} | {entry['test_accuracy']:.2%} | {entry['test_loss']:.4f} "
+        f"| {entry['recipe']['epochs']} x {entry['seconds_per_epoch']:.0f} s ({entry['device']}) "
+        f"| {f'{latency_ms[name]:.2f} ms' if name in latency_ms else 'not served'} |"
+        for name, entry in metrics.items()
+    )
+    return (
+        "| model | parameters | test accuracy (10,000 MNIST images) | test loss | training: epochs x time per epoch "
+        "| latency per image (this server) |\n|---|---|---|---|---|---|\n" + rows
+    )
+
+
+def measure_latency(repeats: int = 20) -> dict[str, float]:
+    """Median milliseconds per single-image call of each model; also warms both up."""
+    digit = np.zeros((model_defs.IMAGE_SIZE, model_defs.IMAGE_SIZE), dtype=np.float32)
+    timings = [serving.run_models(digit) for _ in range(repeats)]
+    return {name: float(np.median([t[name][1] for t in timings])) for name in serving.MODELS}
+
+
+def comparison_section(weights_dir: Path, metrics: dict) -> None:
+    """The accordion, closed; measuring the latency shown in it also warms both models up before the first visitor."""
+    with gr.Accordion("How the two models compare", open=False):
+        gr.Markdown(comparison_markdown(metrics, measure_latency()))
+        gr.Image(str(weights_dir / "curves.png"), label="Accuracy and loss per epoch", buttons=[])
+        with gr.Row():
+            for name in model_defs.MODEL_NAMES:
+                gr.Image(str(weights_dir / f"confusion_{name}.png"), label=f"Confusion matrix: {name}", buttons=[])
