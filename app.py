@@ -180,6 +180,7 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
     outputs = [cnn_label, linear_label, preview, summary]
     current_digit = gr.State(None)  # the page's 28x28 input, for "Why they differ"
 
+    # The sections, in page order; Gradio numbers events as they are made, so the number section's come below.
     number_page.layout()
     compare_page.comparison_section(WEIGHTS_DIR, METRICS)
     why_refresh = why_page.why_section(current_digit, METRICS)
