@@ -42,7 +42,7 @@ def test_dry_run_lists_what_the_space_needs(tmp_path):
     assert listed == sorted(set(listed))
     assert {"app.py", "model_defs.py", "preprocess.py", "requirements.txt", "README.md"} <= set(listed)
     for folder in ("weights", "examples"):
-        on_disk = {path.relative_to(REPO).as_posix() for path in (REPO / folder).iterdir() if path.is_file()}
+        on_disk = {path.relative_to(REPO).as_posix() for path in (REPO / folder).rglob("*") if path.is_file()}
         assert {name for name in listed if name.startswith(f"{folder}/")} == on_disk
     assert not [name for name in listed if name.startswith(("tests/", "benchmarks/")) or name.startswith("train")]
     assert not [name for name in listed if name.startswith("requirements-")]
