@@ -148,21 +148,9 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
     with gr.Row():
         with gr.Column():
             with gr.Tab("Draw"):
-                sketch = gr.Sketchpad(
-                    type="numpy",
-                    image_mode="RGBA",
-                    canvas_size=(400, 400),
-                    fixed_canvas=True,
-                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                    layers=False,
-                    transforms=(),
-                    label="Draw one digit",
-                    elem_id="sketchpad",
-                )
+                sketch = serving.canvas(400, "Draw one digit", "sketchpad")
             with gr.Tab("Upload"):
-                upload = gr.Image(
-                    type="filepath", sources=["upload", "clipboard"], label="Upload a digit", elem_id="upload"
-                )
+                upload = serving.image_upload("Upload a digit", "upload")
                 gr.Examples(
                     examples=EXAMPLES,
                     inputs=upload,

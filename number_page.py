@@ -105,21 +105,10 @@ def layout() -> None:
     with gr.Row():
         with gr.Column():
             with gr.Tab("Draw a number"):
-                number_sketch = gr.Sketchpad(
-                    type="numpy",
-                    image_mode="RGBA",
-                    canvas_size=(800, 400),  # room for four digits as tall as the one-digit canvas's
-                    fixed_canvas=True,
-                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                    layers=False,
-                    transforms=(),
-                    label="Write a number",
-                    elem_id="number_sketchpad",
-                )
+                # room for four digits as tall as the one-digit canvas's
+                number_sketch = serving.canvas(800, "Write a number", "number_sketchpad")
             with gr.Tab("Upload a number"):
-                number_upload = gr.Image(
-                    type="filepath", sources=["upload", "clipboard"], label="Upload a number", elem_id="number_upload"
-                )
+                number_upload = serving.image_upload("Upload a number", "number_upload")
                 gr.Examples(
                     examples=NUMBER_EXAMPLES, inputs=number_upload, label="Examples: a drawn and a photographed number"
                 )
