@@ -168,10 +168,11 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
     outputs = [cnn_label, linear_label, preview, summary]
     current_digit = gr.State(None)  # the page's 28x28 input, for "Why they differ"
 
-    # The sections, in page order; Gradio numbers events as they are made, so the number section's come below.
+    # The sections, in page order: "Why they differ" explains the digit above it. Gradio numbers events as they
+    # are made, so the number section's come below.
+    why_refresh = why_page.why_section(current_digit, METRICS)
     number_page.layout()
     compare_page.comparison_section(WEIGHTS_DIR, METRICS)
-    why_refresh = why_page.why_section(current_digit, METRICS)
 
     # Every input reaches our functions undecoded (preprocess=False) and is read by uploads.py, so every event,
     # the page's private ones too (anyone can call them through the queue), gets the same limits and messages.
