@@ -139,7 +139,7 @@ def sketch_files(value: dict | None) -> Iterator[dict]:
             return None
         with open_header(source, MAX_SKETCH_PIXELS) as image:
             ImageOps.exif_transpose(decode(image), in_place=True)
-            return np.asarray(image.convert("RGBA"))
+            return np.asarray(image if image.mode == "RGBA" else image.convert("RGBA"))
 
     with BUDGET.hold(pixels):
         yield {

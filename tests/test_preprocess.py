@@ -221,3 +221,11 @@ def test_a_paper_photo_with_transparent_corners_is_read_as_paper(committed_model
         keras.ops.convert_to_numpy(committed_models["cnn"](digits[..., None], training=False)), axis=1
     )
     assert [int(p) for p in predictions] == [label for label, _ in cases]
+
+
+@pytest.mark.parametrize("top, left", [(4, 4), (-3, 2), (10, 12), (-25, 30)])
+def test_placing_a_digit_clips_what_sticks_out_of_the_field_as_pasting_it_would(top, left):
+    digit = np.arange(20 * 14, dtype=np.float32).reshape(20, 14) + 1
+    field = Image.new("F", (preprocess.FIELD_SIZE, preprocess.FIELD_SIZE))
+    field.paste(Image.fromarray(digit), (left, top))
+    assert np.array_equal(preprocess.placed(digit, top, left), np.asarray(field))
