@@ -101,7 +101,10 @@ read_number_sketch = serving.api_endpoint(number_from_sketch, read_digits)
 def layout() -> None:
     """The section's heading, canvas, upload with its examples, and outputs."""
     global number_sketch, number_upload, number_outputs
-    gr.Markdown("## Read a number\n" + NUMBER_HINT)
+    gr.Markdown(
+        "## Read a number\nEvery digit, left to right, by both models in one batch each; a digit where they "
+        f"disagree, or either is under {UNSURE_BELOW:.0%} sure, is outlined for a second look."
+    )
     with gr.Row():
         with gr.Column():
             with gr.Tab("Draw a number"):
