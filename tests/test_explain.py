@@ -58,7 +58,8 @@ def test_blanking_the_top_ranked_pixels_hurts_far_more_than_random_ink(committed
             result["confidence"] - confidence(image, rng.choice(ink, count, replace=False), result["label"])
             for _ in range(3)
         ]
-    # measured: CNN 0.47 against 0.014, dense network 0.41 against 0.010
+    # the README's figures: python -m pytest tests/test_explain.py -k blanking -s
+    print(f"\n{name}: top 10% of ink {np.mean(top_drops):.3f}, random ink {np.mean(random_drops):.3f}")
     assert np.mean(top_drops) > 0.25
     assert np.mean(top_drops) > 8 * np.mean(random_drops)
 

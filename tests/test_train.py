@@ -40,9 +40,9 @@ def small_mnist(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_dir(small_mnist, tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("weights")
-    result = run_train(
-        "--data-dir", str(small_mnist), "--epochs", "2", "--validation", "100", "--output-dir", str(output_dir)
-    )
+    # The CNN's recipe at full size, but 100 drawn digits beside small_mnist's 700 rather than 6,000
+    args = ("--data-dir", str(small_mnist), "--epochs", "2", "--validation", "100", "--set", "style_digits=100")
+    result = run_train(*args, "--output-dir", str(output_dir))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "test acc" in result.stdout
     return output_dir
@@ -71,7 +71,7 @@ def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
         images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
         accuracy = float(np.mean(classify_batch(model, images[700:800]) == labels[700:800]))
         assert entry["validation_accuracy"] == pytest.approx(accuracy, abs=0.011)
-        assert entry["recipe"]["epochs"] == 2
+        assert entry["recipe"] == {**train.RECIPES[name], "epochs": 2, "style_digits": 100}
         for key in ("accuracy", "loss", "val_accuracy", "val_loss"):
             assert len(entry["history"][key]) == 2
         assert entry["seconds_per_epoch"] > 0
@@ -95,6 +95,10 @@ def test_weights_hold_no_optimizer_state(trained_dir):
         (["--seed", "-5"], "argument --seed: must be zero or more, got -5"),
         (["--permute-pixels", "x"], "argument --permute-pixels: 'x' is not a whole number"),
         (["--validation", "-1"], "argument --validation: must be zero or more, got -1"),
+        (["--set", "dropout=0.5"], "argument --set: 'dropout' is not a recipe entry; entries: learning_rate,"),
+        (["--set", "label_smoothing=much"], "argument --set: label_smoothing needs a number, as in label_smoothing"),
+        (["--set", "zoom=-0.1"], "argument --set: zoom must be a number, 0 or more; got '-0.1'"),
+        (["--set", "style_digits=2.5"], "argument --set: style_digits must be a whole number; got '2.5'"),
     ],
 )
 def test_bad_arguments_end_with_one_line(args, message, trained_dir, capsys):
@@ -174,10 +178,10 @@ def test_validation_larger_than_the_training_set_ends_with_one_line(small_mnist,
 
 def test_a_rerun_reproduces_the_weight_file_byte_for_byte(small_mnist, trained_dir, tmp_path):
     """Same seed, same data: the same bytes, so the sha256 in metrics.json is a fingerprint of the training."""
-    args = ("--model", "linear", "--data-dir", str(small_mnist), "--epochs", "2", "--validation", "100")
-    result = run_train(*args, "--output-dir", str(tmp_path))
+    args = ("--data-dir", str(small_mnist), "--epochs", "2", "--validation", "100", "--set", "style_digits=100")
+    result = run_train("--model", "cnn", *args, "--output-dir", str(tmp_path))  # drawings, elastic and all
     assert result.returncode == 0, result.stderr[-2000:]
-    name = model_defs.weights_file("linear")
+    name = model_defs.weights_file("cnn")
     assert (tmp_path / name).read_bytes() == (trained_dir / name).read_bytes()
 
 
@@ -205,7 +209,8 @@ def test_a_failure_while_writing_leaves_the_previous_set_in_place(small_mnist, t
 def test_jax_trains_data_parallel_and_its_weights_score_the_same_in_tensorflow(small_mnist, tmp_path):
     """KERAS_BACKEND=jax over two simulated CPU devices: DataParallel, recorded, and loadable by the app's backend."""
     result = run_train(
-        *("--model", "cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--output-dir", str(tmp_path)),
+        *("--model", "cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--set", "style_digits=100"),
+        *("--output-dir", str(tmp_path)),
         env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -238,3 +243,51 @@ def test_the_write_ups_wide_cnn_trains_beside_the_served_models(trained_dir, sma
     assert entry["parameters"] == model_defs.PARAMETER_COUNTS["wide_cnn"] == 3_274_634
     assert entry["recipe"] == {**train.RECIPES["wide_cnn"], "epochs": 1}
     assert model_defs.load_model("wide_cnn", output_dir).count_params() == entry["parameters"]
+
+
+def ramp_images(count: int) -> np.ndarray:
+    """Images whose pixel value is its column: a sample's value says which column it was read from."""
+    columns = np.arange(model_defs.IMAGE_SIZE, dtype="float32")
+    return np.broadcast_to(columns, (count, model_defs.IMAGE_SIZE, model_defs.IMAGE_SIZE))[..., None].copy()
+
+
+def test_bilinear_sampling_reads_whole_pixels_exactly_and_blends_between_them():
+    images = ramp_images(3) * np.arange(1, 4, dtype="float32")[:, None, None, None]  # each image its own scale
+    side = model_defs.IMAGE_SIZE
+    grid = np.stack(np.meshgrid(np.arange(side), np.arange(side), indexing="ij"), axis=-1).astype("float32")
+    grid = np.broadcast_to(grid, (3, side, side, 2))
+    assert np.array_equal(np.asarray(train.bilinear_sample(images, grid)), images)
+    shifted = np.asarray(train.bilinear_sample(images, grid + np.float32([0, 1])))
+    assert np.array_equal(shifted[:, :, :-1], images[:, :, 1:]) and not shifted[:, :, -1].any()  # 0 outside
+    halfway = np.asarray(train.bilinear_sample(images, grid + np.float32([0.25, 0.5])))
+    assert np.allclose(halfway[:, :-1, :-1], images[:, :-1, :-1] + 0.5 * np.arange(1, 4)[:, None, None, None])
+
+
+def test_elastic_distortion_moves_pixels_smoothly_by_a_pixel_or_two_and_only_while_training():
+    """Simard et al.'s alpha 34, sigma 4: a smooth field whose typical displacement is about 1.4 px."""
+    layer = train.ElasticDistortion(alpha=34, sigma=4)
+    images = ramp_images(64)
+    assert np.array_equal(np.asarray(layer(images, training=False)), images)
+    moved = np.asarray(layer(images, training=True))
+    inside = slice(6, 22)  # away from the edges, where the value read back is the column it came from
+    shift = (moved - images)[:, inside, inside, 0]
+    assert 0.7 < np.sqrt(np.mean(shift**2)) < 2.5
+    neighbours = np.corrcoef(shift[:, :, :-1].ravel(), shift[:, :, 1:].ravel())[0, 1]
+    assert neighbours > 0.9  # smooth: a field, not noise
+    assert not np.array_equal(moved, np.asarray(layer(images, training=True)))  # a new field every batch
+
+
+def test_the_runs_a_recipe_was_chosen_on_are_recorded_beside_it(small_mnist, trained_dir, tmp_path, capsys):
+    args = ["--model", "linear", "--data-dir", str(small_mnist), "--epochs", "1", "--output-dir", str(tmp_path)]
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*args, "--chosen-on", str(small_mnist)])  # a folder with no training run in it
+    assert str(exit_info.value.code) == (
+        f"train.py: error: --chosen-on {small_mnist}: no linear run recorded in its metrics.json"
+    )
+    assert not any(tmp_path.iterdir())
+    train.main([*args, "--chosen-on", str(trained_dir)])
+    chosen_on = json.loads((trained_dir / "metrics.json").read_text())["models"]["linear"]
+    (record,) = json.loads((tmp_path / "metrics.json").read_text())["models"]["linear"]["recipe_choice"]
+    assert record["validation_images"] == 100
+    assert record["validation_accuracy"] == chosen_on["validation_accuracy"]
+    assert record["recipe"] == chosen_on["recipe"] and record["command"] == chosen_on["command"]
