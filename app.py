@@ -13,8 +13,10 @@ when there is nothing to classify; /explain takes an image file and returns both
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -87,10 +89,11 @@ def load_models() -> tuple[Path, dict]:
 
 
 # One image is too small to share between threads: on one, both models take 1.0 ms of CPU instead of 1.5, and the
-# other core stays free for Gradio's own work. Set before load_models(): TensorFlow fixes them at its first op.
+# other core stays free for Gradio's own work. Two inter-op threads let two calls run at once (serving.predict
+# splits a large batch in two). Set before load_models(): TensorFlow fixes them at its first op.
 with contextlib.suppress(RuntimeError):  # TensorFlow already ran in this process (a test importing app): as it is
     tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
 WEIGHTS_DIR, models = load_models()
 serving.MODELS.update(models)
 METRICS = json.loads((WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())["models"]
@@ -250,13 +253,16 @@ async def read_body(request: fastapi.Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
+JSON_HANDLERS = {"classify": json_api.classify, "classify_batch": json_api.classify_batch}
+
+
 async def json_route(request: fastapi.Request, route: str) -> JSONResponse:
     """Read the body here, in the event loop; decode, preprocess and run the models in a worker thread."""
     try:
         body = await read_body(request, json_api.MAX_BODY_BYTES[route])
     except json_api.ApiError as error:  # the body may still be coming: close the connection, or uvicorn reads on
         return JSONResponse({"error": error.message}, error.status, headers={"Connection": "close"})
-    handle = getattr(json_api, route)
+    handle = JSON_HANDLERS[route]
     try:
         status, answer = await run_in_threadpool(handle, body, request.headers.get("content-type", ""), serving.predict)
     except Exception as error:  # a fault of ours, not the client's: logged, and told without internals
@@ -309,6 +315,12 @@ if __name__ == "__main__":
     # and mount_gradio_app does not: without it, /classify would copy any server file into its cache and read it.
     demo.has_launched = True
     demo.is_running = True  # also set by launch() only: without it the queue's event streams send no heartbeat
+    # A batch's images preprocessed on every core, by processes forked now, before the server takes a request (Linux
+    # only: fork is unsafe on macOS and absent on Windows, where batches are preprocessed in this process).
+    cores = len(os.sched_getaffinity(0)) if sys.platform == "linux" else 1
+    if cores > 1:
+        workers = json_api.Workers(min(cores, 4))
+        JSON_HANDLERS["classify_batch"] = functools.partial(json_api.classify_batch, workers=workers)
     # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)
     host, port = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"* Running on http://{host}:{port} (JSON API: /api/docs)", flush=True)

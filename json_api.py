@@ -4,13 +4,21 @@
     status, answer = json_api.classify_batch(body, content_type, predict)  # up to MAX_BATCH_IMAGES
 
 `body` is the request's bytes (app.py reads them within MAX_BODY_BYTES and BODY_TIMEOUT_S), `content_type` its
-Content-Type header, `predict(model_name, batch)` the models' probabilities for an N x 28 x 28 x 1 batch. An image
+Content-Type header, `predict(model_name, batch)` the models' probabilities for an N x 28 x 28 x 1 batch. A batch's
+small images are preprocessed on worker processes where app.py passes `workers=Workers(...)` (see Workers). An image
 comes as the multipart/form-data field `image` (`images`, repeated, for a batch) or, for one image, as the whole
 body with an image/* Content-Type. Each answer is JSON-ready: a result, or {"error": message} with a 4xx status,
 the same limits and messages as the page's. No web framework here; images are read through uploads.py.
 """
 
+import multiprocessing
+import os
+import signal
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from python_multipart.exceptions import MultipartParseError
@@ -29,6 +37,11 @@ MAX_BODY_BYTES = {"classify": MAX_IMAGE_BYTES + MULTIPART_SLACK, "classify_batch
 # The whole body must arrive within this: a 10 MB photo needs 4 Mbit/s; a client trickling bytes is cut off.
 BODY_TIMEOUT_S = 20
 MAX_EXTRA_PARTS = 16  # form fields besides the images, ignored but counted, so that no form is endless
+# A batch this long goes to the workers; a shorter one is preprocessed in less time than the round trip takes.
+POOLED_IMAGES = 8
+# The workers read images of up to this many pixels, one at a time each: at most 17 MB apiece (README, Limits).
+# Larger ones are read here, within uploads.BUDGET, as a single image is.
+SMALL_PIXELS = 1_000_000
 
 Predict = Callable[[str, np.ndarray], np.ndarray]
 
@@ -54,7 +67,9 @@ def classify(body: bytes, content_type: str, predict: Predict) -> tuple[int, dic
     return 200, answers([digit], predict)[0]
 
 
-def classify_batch(body: bytes, content_type: str, predict: Predict) -> tuple[int, dict]:
+def classify_batch(
+    body: bytes, content_type: str, predict: Predict, workers: "Workers | None" = None
+) -> tuple[int, dict]:
     """Up to MAX_BATCH_IMAGES images: {"results": [...]}, one entry per image in order, each an answer or an error.
 
     One image's problem is its own entry; the models run once each, on every digit found.
@@ -65,15 +80,15 @@ def classify_batch(body: bytes, content_type: str, predict: Predict) -> tuple[in
         images = images_in(body, content_type, "images", MAX_BATCH_IMAGES)
     except ApiError as error:
         return error.status, {"error": error.message}
+    pooled = workers.outcomes(images) if workers and len(images) >= POOLED_IMAGES else [None] * len(images)
     results: list[dict | None] = [None] * len(images)
     digits = {}
-    for index, data in enumerate(images):
-        try:
-            digits[index] = digit_of(data)
-        except ApiError as error:
-            results[index] = {"error": error.message}
-        except (preprocess.NoDigitError, preprocess.BadImageError) as error:
-            results[index] = {"error": str(error)}
+    for index, (data, outcome) in enumerate(zip(images, pooled, strict=True)):
+        outcome = digit_outcome(data) if outcome is None else outcome
+        if isinstance(outcome, dict):
+            results[index] = outcome
+        else:
+            digits[index] = outcome
     if digits:
         for index, answer in zip(digits, answers(list(digits.values()), predict), strict=True):
             results[index] = answer
@@ -152,6 +167,83 @@ def digit_of(data: bytes) -> np.ndarray:
         return preprocess.preprocess_image(image)
 
 
+def digit_outcome(data: bytes) -> np.ndarray | dict:
+    """One image of a batch: its digit, or its {"error": ...}."""
+    try:
+        return digit_of(data)
+    except ApiError as error:
+        return {"error": error.message}
+    except (preprocess.NoDigitError, preprocess.BadImageError) as error:
+        return {"error": str(error)}
+
+
+def small_outcomes(images: list[bytes]) -> list[np.ndarray | dict | None]:
+    """What a worker does: each image's digit_outcome, or None for one over SMALL_PIXELS (the caller reads it)."""
+    return [digit_outcome(data) if pixels_at_most(data, SMALL_PIXELS) else None for data in images]
+
+
+def pixels_at_most(data: bytes, most: int) -> bool:
+    """Whether the image's header declares at most `most` pixels; a file that isn't an image counts as small, as
+    reading it ends at the header."""
+    try:
+        with uploads.open_header(data, uploads.MAX_PIXELS) as image:
+            return image.width * image.height <= most
+    except preprocess.BadImageError:
+        return True
+
+
+class Workers:
+    """Processes that preprocess a batch's small images side by side: Python runs one thread at a time, and a batch
+    of 64 small PNGs spends most of its time in preprocessing.
+
+    They are forked, all at once, when this is made: app.py makes it before it starts serving, while no request
+    holds a lock a worker could inherit, and each worker starts at once with every module already imported (a
+    spawned one would run app.py again). A worker ends with its parent, even one killed outright. If a worker dies
+    (killed for memory, say), the batches from then on are preprocessed in the serving process, as without workers.
+    """
+
+    def __init__(self, count: int):
+        self.count = count
+        self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            count, multiprocessing.get_context("fork"), initializer=follow_parent, initargs=(os.getpid(),)
+        )
+        list(self.pool.map(abs, range(count)))  # Python forks them all at the first task
+
+    def outcomes(self, images: list[bytes]) -> list[np.ndarray | dict | None]:
+        """small_outcomes on the workers, in about two chunks each; all None once the pool has broken."""
+        if self.pool is None:
+            return [None] * len(images)
+        size = -(-len(images) // (2 * self.count))
+        try:
+            chunks = self.pool.map(
+                small_outcomes, [images[start : start + size] for start in range(0, len(images), size)]
+            )
+            return [outcome for chunk in chunks for outcome in chunk]
+        except BrokenProcessPool:
+            self.pool = None
+            print("json_api: a preprocessing worker died; batches are now preprocessed in the server", flush=True)
+            return [None] * len(images)
+
+    def pids(self) -> list[int]:
+        return list(self.pool._processes) if self.pool else []
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def follow_parent(parent: int) -> None:
+    """In a worker: leave Ctrl-C to the server, and end within a second of the server's own end, however it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def status_of(error: ValueError) -> int:
     """413 for an image over a limit, 415 for a file that is no accepted image, 400 for the rest."""
     if isinstance(error, uploads.TooLargeError):
@@ -173,9 +265,10 @@ def answers(digits: list[np.ndarray], predict: Predict) -> list[dict]:
 
 
 def model_answer(probabilities: np.ndarray) -> dict:
-    best = int(np.argmax(probabilities))
+    values = probabilities.tolist()  # Python floats all at once: a batch's 1,280 one by one took 4 ms
+    best = values.index(max(values))
     return {
         "label": model_defs.CLASS_NAMES[best],
-        "confidence": float(probabilities[best]),
-        "confidences": {name: float(p) for name, p in zip(model_defs.CLASS_NAMES, probabilities, strict=True)},
+        "confidence": values[best],
+        "confidences": dict(zip(model_defs.CLASS_NAMES, values, strict=True)),
     }

@@ -243,8 +243,12 @@ def thicken(work: np.ndarray, width: float) -> np.ndarray:
     if radius < 1:
         return work
     # a hairline is fainter than its pen: bring its stronger pixels to full ink first
-    strong = np.sort(work[work > 0])[-max(1, int(np.count_nonzero(work) * 0.2))]
-    return grow(np.pad(np.minimum(work * (1 / strong), 1), radius), radius, np.maximum)
+    inked = work[work > 0]
+    rank = len(inked) - max(1, int(len(inked) * 0.2))
+    strong = np.partition(inked, rank)[rank]
+    padded = np.zeros((work.shape[0] + 2 * radius, work.shape[1] + 2 * radius), work.dtype)
+    np.minimum(work * (1 / strong), 1, out=padded[radius:-radius, radius:-radius])
+    return grow(padded, radius, np.maximum)
 
 
 def grow(image: np.ndarray, radius: int, extreme: np.ufunc) -> np.ndarray:

@@ -9,6 +9,7 @@ import base64
 import io
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -48,10 +49,18 @@ def image_upload(label: str, elem_id: str) -> gr.Image:
 
 
 def predict(model_name: str, batch: np.ndarray) -> np.ndarray:
-    """Probabilities, N x 10, for an N x 28 x 28 x 1 float32 batch."""
+    """Probabilities, N x 10, for an N x 28 x 28 x 1 float32 batch; a batch of SPLIT_BATCH or more in two halves
+    at once, as TensorFlow runs calls from two threads side by side on its two inter-op threads (app.py)."""
     # predict_on_batch runs a graph traced once (~0.6 ms for the CNN); a direct eager call re-runs Keras's Python
     # for every layer (~7 ms), and predict() builds a dataset for every call (~100 ms).
-    return MODELS[model_name].predict_on_batch(batch)
+    model = MODELS[model_name]
+    if len(batch) < SPLIT_BATCH:
+        return model.predict_on_batch(batch)
+    return np.concatenate(list(HALVES.map(model.predict_on_batch, np.array_split(batch, 2))))
+
+
+SPLIT_BATCH = 32  # the CNN on 64 digits: 10.9 ms in two halves at once, 18.5 ms in one call (README, Performance)
+HALVES = ThreadPoolExecutor(2, thread_name_prefix="model-half")
 
 
 def run_models(digit: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:

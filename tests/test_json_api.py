@@ -6,14 +6,18 @@ try what only a raw HTTP client can send: no body, a wrong field, too many image
 """
 
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 from test_app import EXAMPLES, label_of
@@ -247,3 +251,79 @@ def test_form_parts_stops_at_the_first_part_over_the_limit():
     with pytest.raises(json_api.ApiError) as error:
         json_api.form_parts(body, b"b", 9)
     assert error.value.status == 413
+
+
+def batch_of_every_kind() -> list[bytes]:
+    """MNIST digits, and among them a file that is no image, a blank page, a bomb and a photo too large for a worker."""
+    images, _ = bad_inputs.mnist_data.load_test_from_dir(bad_inputs.MNIST_SUBSET)
+    batch = [png(Image.fromarray(image)) for image in images[:20]]
+    batch[3:3] = [b"not an image", png(Image.new("L", (50, 50), 255)), bad_inputs.png_declaring(30_000, 30_000)]
+    batch.insert(10, png(bad_inputs.on_paper(1100)))  # 1.2 megapixels: over SMALL_PIXELS
+    return batch
+
+
+def same_outcomes(first: list, second: list) -> bool:
+    return len(first) == len(second) and all(
+        a.keys() == b.keys() and a == b if isinstance(a, dict) else np.array_equal(a, b)
+        for a, b in zip(first, second, strict=True)
+    )
+
+
+def test_workers_preprocess_small_images_as_the_server_does_and_leave_large_ones_to_it():
+    batch = batch_of_every_kind()
+    workers = json_api.Workers(2)
+    try:
+        pooled = workers.outcomes(batch)
+    finally:
+        workers.close()
+    assert [index for index, outcome in enumerate(pooled) if outcome is None] == [10]
+    in_server = [json_api.digit_outcome(data) for data in batch]
+    assert same_outcomes(pooled[:10] + pooled[11:], in_server[:10] + in_server[11:])
+    errors = [outcome["error"] for outcome in in_server if isinstance(outcome, dict)]
+    starts = ["That file is not an image", "No digit found", "That image is over the limit"]
+    assert len(errors) == 3 and all(error.startswith(start) for error, start in zip(errors, starts, strict=True))
+
+
+def test_a_batch_is_answered_in_full_after_a_worker_dies_and_then_without_workers():
+    batch = batch_of_every_kind()
+    request = httpx.Request("POST", "http://studio/", files=[("images", ("x.png", data)) for data in batch])
+    body, content_type = request.read(), request.headers["content-type"]
+    models = {name: model_defs.load_model(name, model_defs.WEIGHTS_DIR) for name in model_defs.MODEL_NAMES}
+
+    def predict(name: str, digits: np.ndarray) -> np.ndarray:
+        return models[name].predict_on_batch(digits)
+
+    expected = json_api.classify_batch(body, content_type, predict)
+    workers = json_api.Workers(2)
+    try:
+        assert json_api.classify_batch(body, content_type, predict, workers) == expected
+        os.kill(workers.pids()[0], signal.SIGKILL)
+        assert json_api.classify_batch(body, content_type, predict, workers) == expected
+        assert workers.pool is None and workers.outcomes(batch) == [None] * len(batch)
+        assert json_api.classify_batch(body, content_type, predict, workers) == expected
+    finally:
+        workers.close()
+    assert expected[0] == 200 and sum("cnn" in result for result in expected[1]["results"]) == 21
+
+
+def test_workers_end_with_their_server_even_one_killed_outright():
+    script = "import json_api, time; workers = json_api.Workers(2); print(*workers.pids(), flush=True); time.sleep(60)"
+    server = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(pid) for pid in server.stdout.readline().split()]
+        assert len(pids) == 2 and all(running(pid) for pid in pids)
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(running(pid) for pid in pids)
+
+
+def running(pid: int) -> bool:
+    """Whether the process is alive: not gone, and not a zombie waiting for its parent to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
