@@ -222,9 +222,7 @@ def resized(image: Image.Image, longer_side: int) -> Image.Image:
 
 def stroke_width(ink: np.ndarray) -> float:
     """Mean stroke width in pixels: ink area over half the edges' length, as each stroke has two edges."""
-    padded = np.zeros((ink.shape[0] + 2, ink.shape[1] + 2), ink.dtype)  # strokes that touch the crop's border
-    padded[1:-1, 1:-1] = ink  # have an edge there too
-    ink = padded
+    ink = framed(ink, 1)  # strokes that touch the crop's border have an edge there too
     gradient_y, gradient_x = np.diff(ink, axis=0)[:, :-1], np.diff(ink, axis=1)[:-1]
     edge_length = np.sqrt(gradient_x**2 + gradient_y**2).sum()  # total variation: blur leaves it unchanged
     return 2 * float(ink.sum()) / max(float(edge_length), 1e-6)
@@ -246,9 +244,14 @@ def thicken(work: np.ndarray, width: float) -> np.ndarray:
     inked = work[work > 0]
     rank = len(inked) - max(1, int(len(inked) * 0.2))
     strong = np.partition(inked, rank)[rank]
-    padded = np.zeros((work.shape[0] + 2 * radius, work.shape[1] + 2 * radius), work.dtype)
-    np.minimum(work * (1 / strong), 1, out=padded[radius:-radius, radius:-radius])
-    return grow(padded, radius, np.maximum)
+    return grow(framed(np.minimum(work * (1 / strong), 1), radius), radius, np.maximum)
+
+
+def framed(image: np.ndarray, border: int) -> np.ndarray:
+    """The image in a frame of zeros `border` px wide: np.pad's result, without its overhead on small images."""
+    frame = np.zeros((image.shape[0] + 2 * border, image.shape[1] + 2 * border), image.dtype)
+    frame[border:-border, border:-border] = image
+    return frame
 
 
 def grow(image: np.ndarray, radius: int, extreme: np.ufunc) -> np.ndarray:
