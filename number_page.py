@@ -39,8 +39,14 @@ def number_from_sketch(value: dict | None) -> list[segmentation.Digit]:
 def read_digits(digits: list[segmentation.Digit]) -> tuple:
     """The outputs of both number endpoints: the JSON reading, the digits' views and a summary."""
     start = time.perf_counter()
-    batch = np.stack([digit.image for digit in digits])[..., None]
-    probabilities = {name: serving.predict(name, batch) for name in serving.MODELS}  # all digits in one call per model
+    batch = np.stack([digit.image for digit in digits])[..., None]  # all digits in one call per model
+    # The dense network and the digits' views are made on a second thread while the CNN runs: TensorFlow and
+    # Pillow's encoder both release the GIL. At most MAX_DIGITS digits, so predict never splits this batch itself.
+    beside = serving.HALVES.submit(
+        lambda: (serving.predict("linear", batch), [serving.preview_html(digit.image, 84) for digit in digits])
+    )
+    probabilities = {"cnn": serving.predict("cnn", batch)}
+    probabilities["linear"], previews = beside.result()
     elapsed_ms = (time.perf_counter() - start) * 1000
     entries = [
         {
@@ -60,10 +66,10 @@ def read_digits(digits: list[segmentation.Digit]) -> tuple:
     ]
     cards = "".join(
         f'<figure style="margin:0;padding:6px;text-align:center;border:2px solid {"#d9480f" if flag else "#ccc"}">'
-        f"{serving.preview_html(digit.image, 84)}<figcaption>CNN <b>{entry['cnn']['label']}</b> "
+        f"{preview}<figcaption>CNN <b>{entry['cnn']['label']}</b> "
         f"{entry['cnn']['confidence']:.0%}<br>dense <b>{entry['linear']['label']}</b> "
         f"{entry['linear']['confidence']:.0%}{'<br>check' if flag else ''}</figcaption></figure>"
-        for digit, entry, flag in zip(digits, entries, flagged, strict=True)
+        for preview, entry, flag in zip(previews, entries, flagged, strict=True)
     )
     if reading["cnn"] == reading["linear"]:
         verdict = f"Both models read **{reading['cnn']}**."

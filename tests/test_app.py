@@ -13,6 +13,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 import mnist_data
+import segmentation
+import serving
 import synthetic
 from conftest import MNIST_SUBSET, REPO
 
@@ -141,6 +143,12 @@ def test_number_examples_are_read_by_both_models(client, path):
     )
     assert all(0.5 < entry[name]["confidence"] <= 1 for entry in reading["digits"] for name in ("cnn", "linear"))
     assert views.count("<img") == len(number) and f"Both models read **{number}**" in summary
+
+
+def test_a_numbers_batch_is_never_split_so_its_second_thread_never_waits_for_a_third():
+    # number_page.read_digits runs the dense network on serving.HALVES beside the CNN; a split batch would queue
+    # its halves on the same two threads
+    assert segmentation.MAX_DIGITS < serving.SPLIT_BATCH
 
 
 def test_read_number_sketch_and_its_errors(client, tmp_path):

@@ -106,6 +106,26 @@ def test_drawn_number_on_the_wide_canvas():
     assert all(0 <= digit.box[0] < digit.box[2] <= 800 and 0 <= digit.box[1] < digit.box[3] <= 400 for digit in digits)
 
 
+@pytest.mark.parametrize("pen", [6, 12, 18, 30])
+def test_a_thick_pen_is_read_at_half_size_with_the_same_digits_and_boxes(pen, monkeypatch):
+    value = sketch(*(digit_mask(label, 120 + 180 * index, pen=pen) for index, label in enumerate((2, 0, 2, 6))))
+    halved = segmentation.digits_in_sketch(value)
+    monkeypatch.setattr(segmentation, "HALVE_STROKE", np.inf)  # every pen at full size
+    full = segmentation.digits_in_sketch(value)
+    assert cnn_reads(halved) == cnn_reads(full) == "2026"
+    for a, b in zip(halved, full, strict=True):
+        assert max(abs(x - y) for x, y in zip(a.box, b.box, strict=True)) <= 1
+        # the same 28x28 view to a few grey levels, or moved by a pixel where the centre of mass rounds the other way
+        shifts = [np.roll(a.image, (dy, dx), axis=(0, 1)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+        assert min(np.abs(shifted - b.image).mean() for shifted in shifts) < 0.01
+
+
+def test_halving_averages_each_two_by_two_block_and_an_odd_edge_meets_paper():
+    ink = np.arange(15, dtype=np.float32).reshape(3, 5)
+    expected = [[(0 + 1 + 5 + 6) / 4, (2 + 3 + 7 + 8) / 4, (4 + 9) / 4], [(10 + 11) / 4, (12 + 13) / 4, 14 / 4]]
+    assert np.array_equal(segmentation.halved(ink), np.float32(expected))
+
+
 def test_a_one_beside_a_seven():
     assert cnn_reads(segmentation.digits_in_sketch(sketch(digit_mask(1, 300), digit_mask(7, 450)))) == "17"
 
