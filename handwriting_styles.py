@@ -26,7 +26,8 @@ import preprocess
 
 CANVAS_SIDES = (200, 400)  # px, a sketch pad or a photo cropped around the digit
 SUPERSAMPLE = 2  # strokes are drawn at twice the canvas size, then averaged down: anti-aliasing
-CHECK_STREAM, TRAINING_STREAM = 0, 1  # first word of every seed: the check set and training never share one
+# First word of every seed: the check set, training and validation (for choosing a recipe) never share one
+CHECK_STREAM, TRAINING_STREAM, VALIDATION_STREAM = 0, 1, 2
 CHECK_PER_STYLE = 100
 
 
@@ -210,18 +211,19 @@ def style_drawing(style: str, digit: int, seed) -> Image.Image:
     return drawing(digit, chosen.shape, chosen.pen, chosen.slant, np.random.default_rng(seed))
 
 
-def check_seeds(per_style: int = CHECK_PER_STYLE) -> list[tuple[str, int, tuple[int, ...]]]:
-    """(style, digit, seed) of every drawing in the check set: the style's digits in turn."""
+def check_seeds(per_style: int = CHECK_PER_STYLE, stream: int = CHECK_STREAM) -> list[tuple[str, int, tuple[int, ...]]]:
+    """(style, digit, seed) of every drawing in the check set (or, with VALIDATION_STREAM, its validation twin):
+    the style's digits in turn."""
     return [
-        (name, style.digits[index % len(style.digits)], (CHECK_STREAM, zlib.crc32(name.encode()), index))
+        (name, style.digits[index % len(style.digits)], (stream, zlib.crc32(name.encode()), index))
         for name, style in STYLES.items()
         for index in range(per_style)
     ]
 
 
 @cache
-def _check_set(per_style: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    seeds = check_seeds(per_style)
+def _check_set(per_style: int, stream: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    seeds = check_seeds(per_style, stream)
     images = np.stack([as_model_input(style_drawing(*entry)) for entry in seeds])
     labels = np.array([digit for _, digit, _ in seeds], np.int64)
     styles = np.array([name for name, _, _ in seeds])
@@ -230,9 +232,12 @@ def _check_set(per_style: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return images, labels, styles
 
 
-def check_set(per_style: int = CHECK_PER_STYLE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The fixed check set: float32 N x 28 x 28 model inputs, int64 labels, and each drawing's style name."""
-    return _check_set(per_style)
+def check_set(
+    per_style: int = CHECK_PER_STYLE, stream: int = CHECK_STREAM
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fixed check set: float32 N x 28 x 28 model inputs, int64 labels, and each drawing's style name.
+    stream=VALIDATION_STREAM gives as many other drawings of each style, to choose a recipe on."""
+    return _check_set(per_style, stream)
 
 
 def training_seed(seed: int, index: int) -> tuple[int, int, int]:

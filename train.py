@@ -8,6 +8,7 @@
     python train.py --validation 5000 --set label_smoothing=0 --output-dir /tmp/v0  # ... and a variant of it
     python train.py --permute-pixels 0 --output-dir /tmp/permuted  # the pixel-permutation experiment
     python train.py --model wide_cnn --output-dir /tmp/wide        # the companion write-up's 3.3M-parameter CNN
+    python train.py --model cnn --teacher /tmp/a --teacher /tmp/b --output-dir /tmp/d  # distilled from two runs
 
 Writes to --output-dir (default weights/): cnn.weights.h5, linear.weights.h5 (no optimizer
 state), metrics.json, and the plots curves.png, confusion_cnn.png, confusion_linear.png.
@@ -58,7 +59,13 @@ RECIPES = {
     "wide_cnn": {"epochs": 5, "batch_size": 128, "learning_rate": 1e-3, "schedule": "constant"},
 }  # fmt: skip
 RECIPE_KEYS = ("learning_rate", "ema_momentum", "rotation_degrees", "zoom", "shift", "elastic_alpha",
-               "elastic_sigma", "label_smoothing", "style_digits")  # fmt: skip
+               "elastic_sigma", "label_smoothing", "style_digits", "distillation")  # fmt: skip
+# --set distillation=W makes a model's target W x its teachers' mean prediction (on the same augmented image) plus
+# (1 - W) x the label. Its teachers are the --teacher runs, or else its TEACHERS recipes, which train.py trains first
+# on the same data: for the CNN, the recipe before today's and today's own (tried, not chosen: see the README).
+CNN_BASE = {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.999,
+            "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1}  # fmt: skip
+TEACHERS = {"cnn": (CNN_BASE, {**CNN_BASE, "label_smoothing": 0.1, "style_digits": 6000})}
 WHOLE_KEYS = ("style_digits",)
 PLOT_FILES = ("curves.png", *(f"confusion_{name}.png" for name in model_defs.MODEL_NAMES))
 # The served models first, then the write-up's larger CNN, which train.py trains only for comparison.
@@ -149,7 +156,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=NUMBER",
-        help="change one entry of the recipe, to compare recipes on --validation (0 turns an option off); "
+        help="change one entry of the recipe (and of its teachers', but for distillation), to compare recipes on "
+        "--validation (0 turns an option off); "
         f"keys: {', '.join(RECIPE_KEYS)}",
     )
     parser.add_argument(
@@ -159,6 +167,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="DIR",
         help="an output dir of a --validation run this recipe was chosen on; its validation accuracy and recipe "
         "are recorded in metrics.json under recipe_choice (repeat for each run compared)",
+    )
+    parser.add_argument(
+        "--teacher",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an output dir of an earlier run whose model of the same name teaches this one (distillation: the "
+        "target mixes the teachers' mean prediction with the label); repeat for an ensemble of teachers",
     )
     parser.add_argument(
         "--push-to-hub", metavar="REPO_ID", help="upload the output dir to this Hugging Face model repo"
@@ -313,16 +329,35 @@ def even_split(count: int, batch_size: int, devices: int) -> int:
     return count - (count % batch_size) % devices
 
 
-def train_one(model_name: str, args, train, test, validation=None, devices: int = 1) -> tuple[keras.Model, dict]:
+def recipe_of(model_name: str, args, base: dict | None = None) -> dict:
+    """The recipe a model trains by, its own or a teacher's (base), changed by --set (a teacher's never distils)
+    and with --epochs and --batch-size."""
+    changes = dict(args.set)
+    if base is not None:
+        changes.pop("distillation", None)
+    recipe = {**(RECIPES[model_name] if base is None else base), **changes}
+    recipe["epochs"] = args.epochs or recipe["epochs"]
+    recipe["batch_size"] = args.batch_size or recipe["batch_size"]
+    return recipe
+
+
+def train_one(
+    model_name: str,
+    args,
+    train,
+    test,
+    validation=None,
+    devices: int = 1,
+    teachers: list[keras.Model] = (),
+    recipe: dict | None = None,
+) -> tuple[keras.Model, dict]:
     """Train one model by its recipe, scoring validation (images, labels) after every epoch.
 
     Without a validation split the test set is scored after every epoch instead, as a curve to watch: nothing
     is chosen from it (the schedule is fixed in advance), and the committed weights were trained that way, so
     keeping it keeps a rerun identical to them (each evaluation moves the seeds that shuffle later epochs).
     """
-    recipe = {**RECIPES[model_name], **dict(args.set)}
-    recipe["epochs"] = args.epochs or recipe["epochs"]
-    recipe["batch_size"] = args.batch_size or recipe["batch_size"]
+    recipe = recipe or recipe_of(model_name, args)
     (x_train, y_train), (x_test, y_test) = train, test
     mnist_images, drawn_count = len(x_train), recipe.get("style_digits", 0)
     if drawn_count:  # handwriting MNIST lacks, drawn on seeds the check set never uses
@@ -340,7 +375,11 @@ def train_one(model_name: str, args, train, test, validation=None, devices: int 
         seen = PixelPermutation(permutation)(seen)
         x_test = permute(x_test, permutation)
         validation = validation and (permute(validation[0], permutation), validation[1])
-    trainer = keras.Model(inputs, model(seen), name=f"{model_name}_training")
+    outputs = model(seen)
+    if teachers:  # frozen and in inference mode: no dropout, no gradient
+        taught = [teacher(seen, training=False) for teacher in teachers]
+        outputs = layers.Concatenate()([outputs, taught[0] if len(taught) == 1 else layers.Average()(taught)])
+    trainer = keras.Model(inputs, outputs, name=f"{model_name}_training")
     steps = recipe["epochs"] * int(np.ceil(len(x_train) / recipe["batch_size"]))
     schedule = recipe["learning_rate"]
     if recipe.get("schedule", "cosine") == "cosine":
@@ -352,20 +391,25 @@ def train_one(model_name: str, args, train, test, validation=None, devices: int 
         )
     # The average starts at the initial weights: a short run averages over its last tenth at most.
     ema_momentum = max(0.0, min(recipe.get("ema_momentum", 0.0), 1 - 10 / steps))
-    loss, watched = "sparse_categorical_crossentropy", validation or (x_test, y_test)
-    if recipe.get("label_smoothing"):  # Keras smooths one-hot targets only
+    loss, accuracy, watched = "sparse_categorical_crossentropy", "accuracy", validation or (x_test, y_test)
+    if teachers:
+        loss = distilled_loss(recipe["distillation"], recipe.get("label_smoothing", 0.0))
+        accuracy = keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")
+    elif recipe.get("label_smoothing"):  # Keras smooths one-hot targets only
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"])
+    if teachers or recipe.get("label_smoothing"):
         y_train, watched = one_hot(y_train), (watched[0], one_hot(watched[1]))
     trainer.compile(
         optimizer=keras.optimizers.Adam(schedule, use_ema="ema_momentum" in recipe, ema_momentum=ema_momentum),
         loss=loss,
-        metrics=["accuracy"],
+        metrics=[accuracy],
     )
     print(
         f"\n== {model_defs.MODEL_TITLES[model_name]}: {model.count_params():,} parameters, "
         f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, {len(x_train):,} training images"
         + (f" ({drawn_count:,} of them drawn by handwriting_styles.py)" if drawn_count else "")
         + (f", {len(validation[0]):,} held out for validation" if validation else "")
+        + (f", taught by {len(teachers)} teacher(s)" if teachers else "")
     )
     timer = EpochTimer()
     history = trainer.fit(
@@ -405,6 +449,71 @@ def train_one(model_name: str, args, train, test, validation=None, devices: int 
     if args.permute_pixels is not None:
         metrics["permutation_seed"] = args.permute_pixels
     return model, metrics
+
+
+def teachers_for(model_name: str, args, data: tuple) -> tuple[list[keras.Model], list[dict]]:
+    """The networks that teach model_name, and their record for metrics.json: none unless its recipe distils;
+    then the --teacher runs, or else its TEACHERS recipes, trained here first on the same data."""
+    if not recipe_of(model_name, args).get("distillation"):
+        return [], []
+    if args.teacher:
+        folders = [Path(folder) for folder in args.teacher]
+        files = [folder / model_defs.weights_file(model_name) for folder in folders]
+        records = [
+            {"folder": str(folder), "weights_sha256": model_defs.file_sha256(f)}
+            for folder, f in zip(folders, files, strict=True)
+        ]
+        return load_teachers(folders, model_name), records
+    teachers, records = [], []
+    for index, recipe in enumerate(TEACHERS[model_name]):
+        print(f"\n== teacher {index + 1} of {len(TEACHERS[model_name])}")
+        teacher, entry = train_one(model_name, args, *data, recipe=recipe_of(model_name, args, recipe))
+        teachers.append(frozen(teacher, index))
+        records.append(
+            {
+                key: entry.get(key)
+                for key in ("recipe", "validation_accuracy", "test_accuracy", "total_training_seconds")
+            }
+        )
+    return teachers, records
+
+
+def frozen(teacher: keras.Model, index: int) -> keras.Model:
+    teacher.trainable, teacher.name = False, f"teacher_{index}"  # a name of its own: the student is model_name
+    return teacher
+
+
+def load_teachers(folders: list[Path], model_name: str) -> list[keras.Model]:
+    """The model_name networks saved in folders, frozen, to teach a student of the same architecture."""
+    teachers = []
+    for folder in folders:
+        path = folder / model_defs.weights_file(model_name)
+        if not path.is_file():
+            raise UsageError(f"--teacher {folder}: no {path.name} in it")
+        teacher = model_defs.build(model_name)
+        try:
+            teacher.load_weights(path)
+        except (OSError, ValueError) as error:
+            message = f"--teacher {folder}: {path.name} does not fit the {model_name} network: {error}"
+            raise UsageError(message) from None
+        teachers.append(frozen(teacher, len(teachers)))
+    return teachers
+
+
+def distilled_loss(weight: float, label_smoothing: float):
+    """Cross-entropy of the student (the first ten outputs) against (1 - weight) x the smoothed one-hot label
+    plus weight x the teachers' mean prediction (the last ten)."""
+
+    def loss(y_true, y_pred):
+        student, teachers = y_pred[:, : model_defs.NUM_CLASSES], y_pred[:, model_defs.NUM_CLASSES :]
+        label = y_true * (1 - label_smoothing) + label_smoothing / model_defs.NUM_CLASSES
+        return keras.losses.categorical_crossentropy((1 - weight) * label + weight * teachers, student)
+
+    return loss
+
+
+def student_accuracy(y_true, y_pred):
+    return keras.metrics.categorical_accuracy(y_true, y_pred[:, : model_defs.NUM_CLASSES])
 
 
 def validation_runs(folders: list[Path], model_name: str) -> list[dict]:
@@ -632,13 +741,27 @@ def main(argv=None) -> None:
             raise UsageError(f"--validation {args.validation} leaves no training images (there are {len(x_train)})")
         names = model_defs.MODEL_NAMES if args.model == "all" else (args.model,)
         choices = {name: validation_runs([Path(folder) for folder in args.chosen_on], name) for name in names}
+        if args.teacher and not any(recipe_of(name, args).get("distillation") for name in names):
+            raise UsageError("--teacher: no model of this run distils (its recipe's distillation is 0)")
+        for name in names:  # a wrong --teacher folder, or none where one is needed, shows before anything trains
+            if recipe_of(name, args).get("distillation"):
+                if args.teacher:
+                    load_teachers([Path(folder) for folder in args.teacher], name)
+                elif name not in TEACHERS:
+                    raise UsageError(
+                        f"the {name} recipe distils, but has no teachers of its own: name them with --teacher"
+                    )
         kept = len(x_train) - args.validation
         train, test = (prepare(x_train[:kept]), y_train[:kept]), (prepare(x_test), y_test)
         validation = (prepare(x_train[kept:]), y_train[kept:]) if args.validation else None
-        trained = {name: train_one(name, args, train, test, validation, len(devices)) for name in names}
-        for name, (_, entry) in trained.items():
+        trained = {}
+        for name in names:
+            teachers, records = teachers_for(name, args, (train, test, validation, len(devices)))
+            trained[name] = train_one(name, args, train, test, validation, len(devices), teachers)
+            if records:
+                trained[name][1]["teachers"] = records
             if choices[name]:
-                entry["recipe_choice"] = choices[name]
+                trained[name][1]["recipe_choice"] = choices[name]
         check_writable(output_dir)
         metrics = save_outputs(output_dir, trained, devices)
         print_table(metrics)

@@ -3,12 +3,14 @@
     python benchmarks/handwriting_accuracy.py                    # the committed weights/, about half a minute
     python benchmarks/handwriting_accuracy.py --weights-dir DIR  # other weights with their metrics.json
     python benchmarks/handwriting_accuracy.py --sheet out.png    # also a picture of the first drawings of each style
+    python benchmarks/handwriting_accuracy.py --validation --weights-dir DIR  # other drawings, to choose a recipe on
 
 Prints a markdown table: per style, its digits, how many drawings, each model's accuracy and the CNN's
 most frequent wrong answer.
 """
 
 import argparse
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -27,7 +29,8 @@ CELL = 96  # px per drawing on the sheet
 
 
 def predictions(weights_dir: Path, images: np.ndarray) -> dict[str, np.ndarray]:
-    models = {name: model_defs.load_model(name, weights_dir) for name in model_defs.MODEL_NAMES}
+    trained = json.loads((weights_dir / model_defs.METRICS_FILE).read_text())["models"]
+    models = {name: model_defs.load_model(name, weights_dir) for name in model_defs.MODEL_NAMES if name in trained}
     return {name: np.argmax(model.predict_on_batch(images[..., None]), axis=1) for name, model in models.items()}
 
 
@@ -44,11 +47,12 @@ def table(labels: np.ndarray, styles: np.ndarray, predicted: dict[str, np.ndarra
             if label != answer
         )
         mistake = f"{wrong.most_common(1)[0][0]} ({wrong.most_common(1)[0][1]}x)" if wrong else "none"
-        accuracy = {model: np.mean(answers[rows] == labels[rows]) for model, answers in predicted.items()}
-        digits = "0-9" if len(style.digits) == 10 else ", ".join(map(str, style.digits))
-        lines.append(
-            f"| {name} | {digits} | {rows.sum()} | {accuracy['cnn']:.0%} | {accuracy['linear']:.0%} | {mistake} |"
+        accuracy = dict.fromkeys(model_defs.MODEL_NAMES, "-")  # "-": a --validation run trains the CNN alone
+        accuracy.update(
+            {model: f"{np.mean(answers[rows] == labels[rows]):.0%}" for model, answers in predicted.items()}
         )
+        digits = "0-9" if len(style.digits) == 10 else ", ".join(map(str, style.digits))
+        lines.append(f"| {name} | {digits} | {rows.sum()} | {accuracy['cnn']} | {accuracy['linear']} | {mistake} |")
     return "\n".join(lines)
 
 
@@ -66,8 +70,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights-dir", type=Path, default=model_defs.WEIGHTS_DIR)
     parser.add_argument("--sheet", type=Path, help="write a PNG of each style's first drawings here")
+    parser.add_argument(
+        "--validation", action="store_true", help="as many other drawings of each style, to choose a recipe on"
+    )
     args = parser.parse_args()
-    images, labels, styles = handwriting_styles.check_set()
+    stream = handwriting_styles.VALIDATION_STREAM if args.validation else handwriting_styles.CHECK_STREAM
+    images, labels, styles = handwriting_styles.check_set(stream=stream)
     print(table(labels, styles, predictions(args.weights_dir, np.asarray(images))))
     if args.sheet:
         write_sheet(args.sheet)

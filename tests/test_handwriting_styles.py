@@ -24,9 +24,14 @@ def test_the_same_seed_draws_the_same_digit_and_another_seed_another():
 
 def test_check_set_and_training_never_share_a_seed_or_a_drawing():
     check_seeds = {seed for _, _, seed in handwriting_styles.check_seeds()}
+    validation_seeds = {
+        seed for _, _, seed in handwriting_styles.check_seeds(stream=handwriting_styles.VALIDATION_STREAM)
+    }
     training_seeds = {handwriting_styles.training_seed(seed, index) for seed in range(5) for index in range(2000)}
-    assert len(check_seeds) == len(handwriting_styles.STYLES) * handwriting_styles.CHECK_PER_STYLE
-    assert not check_seeds & training_seeds
+    assert (
+        len(check_seeds) == len(validation_seeds) == len(handwriting_styles.STYLES) * handwriting_styles.CHECK_PER_STYLE
+    )
+    assert not check_seeds & training_seeds and not validation_seeds & (check_seeds | training_seeds)
     check = {image.tobytes() for image in np.round(handwriting_styles.check_set()[0] * 255).astype(np.uint8)}
     training = handwriting_styles.training_digits(300, seed=0)[0]
     assert not check & {image.tobytes() for image in training}

@@ -79,6 +79,7 @@ def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
         assert {"command", "device", "date", "versions", "backend"} <= entry.keys()
     # Two epochs on 800 real digits already beat chance by far: the loop really trains.
     assert metrics["cnn"]["test_accuracy"] > 0.5
+    assert "teachers" not in metrics["cnn"] and "teachers" not in metrics["linear"]
 
 
 def test_weights_hold_no_optimizer_state(trained_dir):
@@ -291,3 +292,65 @@ def test_the_runs_a_recipe_was_chosen_on_are_recorded_beside_it(small_mnist, tra
     assert record["validation_images"] == 100
     assert record["validation_accuracy"] == chosen_on["validation_accuracy"]
     assert record["recipe"] == chosen_on["recipe"] and record["command"] == chosen_on["command"]
+
+
+def test_without_teacher_runs_train_py_trains_the_teachers_first(small_mnist, tmp_path):
+    args = ("--model", "cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--validation", "100")
+    train.main([*args, "--set", "style_digits=20", "--set", "distillation=0.5", "--output-dir", str(tmp_path)])
+    entry = json.loads((tmp_path / "metrics.json").read_text())["models"]["cnn"]
+    assert entry["recipe"] == {**train.RECIPES["cnn"], "epochs": 1, "style_digits": 20, "distillation": 0.5}
+    # the teachers' recipes take --epochs and --set, but for distillation: a teacher never distils
+    recipes = [{**recipe, "epochs": 1, "style_digits": 20} for recipe in train.TEACHERS["cnn"]]
+    assert [record["recipe"] for record in entry["teachers"]] == recipes
+    assert all(0.0 <= record["validation_accuracy"] <= 1.0 for record in entry["teachers"])
+
+
+def test_teachers_distil_into_a_student_and_are_recorded(small_mnist, trained_dir, tmp_path, capsys):
+    args = ["--model", "cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--set", "style_digits=0"]
+    args += ["--set", "distillation=0.5"]
+    with pytest.raises(SystemExit) as exit_info:
+        train.main([*args, "--teacher", str(small_mnist), "--output-dir", str(tmp_path)])  # holds no weights
+    assert str(exit_info.value.code) == f"train.py: error: --teacher {small_mnist}: no cnn.weights.h5 in it"
+    assert not any(tmp_path.iterdir())
+    train.main([*args, "--teacher", str(trained_dir), "--teacher", str(trained_dir), "--output-dir", str(tmp_path)])
+    entry = json.loads((tmp_path / "metrics.json").read_text())["models"]["cnn"]
+    assert entry["recipe"]["distillation"] == 0.5
+    teacher_sha = model_defs.file_sha256(trained_dir / "cnn.weights.h5")
+    assert entry["teachers"] == [{"folder": str(trained_dir), "weights_sha256": teacher_sha}] * 2
+    assert model_defs.load_model("cnn", tmp_path).count_params() == entry["parameters"]
+    assert model_defs.file_sha256(tmp_path / "cnn.weights.h5") != teacher_sha
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--teacher", "."], "--teacher: no model of this run distils (its recipe's distillation is 0)"),
+        (
+            ["--set", "distillation=0.5"],
+            "the linear recipe distils, but has no teachers of its own: name them with --teacher",
+        ),
+    ],
+)
+def test_distilling_without_teachers_or_teachers_without_distilling_end_with_one_line(
+    args, message, small_mnist, tmp_path
+):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--model", "linear", "--data-dir", str(small_mnist), *args, "--output-dir", str(tmp_path)])
+    assert str(exit_info.value.code) == f"train.py: error: {message}"
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_distilled_target_mixes_the_smoothed_label_with_the_teachers():
+    label = np.eye(10, dtype="float32")[[3]]
+    teachers = np.full((1, 10), 0.1, dtype="float32")
+    student = np.linspace(1, 2, 10, dtype="float32")[None] / np.linspace(1, 2, 10).sum()
+    outputs = np.concatenate([student, teachers], axis=1)
+
+    def cross_entropy(target):
+        return float(-(target * np.log(student)).sum())
+
+    for weight, smoothing in ((0.0, 0.0), (0.0, 0.1), (1.0, 0.1), (0.5, 0.1)):
+        got = float(np.asarray(train.distilled_loss(weight, smoothing)(label, outputs))[0])
+        target = (1 - weight) * (label * (1 - smoothing) + smoothing / 10) + weight * teachers
+        assert got == pytest.approx(cross_entropy(target), rel=1e-5)
+    assert float(np.asarray(train.student_accuracy(label, outputs))[0]) == 0.0  # the student says 9, not 3
