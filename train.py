@@ -490,12 +490,10 @@ def load_teachers(folders: list[Path], model_name: str) -> list[keras.Model]:
         path = folder / model_defs.weights_file(model_name)
         if not path.is_file():
             raise UsageError(f"--teacher {folder}: no {path.name} in it")
-        teacher = model_defs.build(model_name)
-        try:
-            teacher.load_weights(path)
+        try:  # as the app loads weights: into the network model_defs builds, vouched for by the run's metrics.json
+            teacher = model_defs.load_model(model_name, folder)
         except (OSError, ValueError) as error:
-            message = f"--teacher {folder}: {path.name} does not fit the {model_name} network: {error}"
-            raise UsageError(message) from None
+            raise UsageError(f"--teacher {folder}: {error}") from None
         teachers.append(frozen(teacher, len(teachers)))
     return teachers
 
