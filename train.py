@@ -451,19 +451,12 @@ def train_one(
     return model, metrics
 
 
-def teachers_for(model_name: str, args, data: tuple) -> tuple[list[keras.Model], list[dict]]:
-    """The networks that teach model_name, and their record for metrics.json: none unless its recipe distils;
-    then the --teacher runs, or else its TEACHERS recipes, trained here first on the same data."""
-    if not recipe_of(model_name, args).get("distillation"):
-        return [], []
-    if args.teacher:
-        folders = [Path(folder) for folder in args.teacher]
-        files = [folder / model_defs.weights_file(model_name) for folder in folders]
-        records = [
-            {"folder": str(folder), "weights_sha256": model_defs.file_sha256(f)}
-            for folder, f in zip(folders, files, strict=True)
-        ]
-        return load_teachers(folders, model_name), records
+def distils(model_name: str, args) -> bool:
+    return bool(recipe_of(model_name, args).get("distillation"))
+
+
+def trained_teachers(model_name: str, args, data: tuple) -> tuple[list[keras.Model], list[dict]]:
+    """model_name's TEACHERS recipes, trained here first on the student's data, and their record for metrics.json."""
     teachers, records = [], []
     for index, recipe in enumerate(TEACHERS[model_name]):
         print(f"\n== teacher {index + 1} of {len(TEACHERS[model_name])}")
@@ -483,9 +476,10 @@ def frozen(teacher: keras.Model, index: int) -> keras.Model:
     return teacher
 
 
-def load_teachers(folders: list[Path], model_name: str) -> list[keras.Model]:
-    """The model_name networks saved in folders, frozen, to teach a student of the same architecture."""
-    teachers = []
+def load_teachers(folders: list[Path], model_name: str) -> tuple[list[keras.Model], list[dict]]:
+    """The model_name networks saved in folders, frozen, to teach a student of the same architecture, and their
+    record for metrics.json."""
+    teachers, records = [], []
     for folder in folders:
         path = folder / model_defs.weights_file(model_name)
         if not path.is_file():
@@ -495,7 +489,8 @@ def load_teachers(folders: list[Path], model_name: str) -> list[keras.Model]:
         except (OSError, ValueError) as error:
             raise UsageError(f"--teacher {folder}: {error}") from None
         teachers.append(frozen(teacher, len(teachers)))
-    return teachers
+        records.append({"folder": str(folder), "weights_sha256": model_defs.file_sha256(path)})
+    return teachers, records
 
 
 def distilled_loss(weight: float, label_smoothing: float):
@@ -739,22 +734,24 @@ def main(argv=None) -> None:
             raise UsageError(f"--validation {args.validation} leaves no training images (there are {len(x_train)})")
         names = model_defs.MODEL_NAMES if args.model == "all" else (args.model,)
         choices = {name: validation_runs([Path(folder) for folder in args.chosen_on], name) for name in names}
-        if args.teacher and not any(recipe_of(name, args).get("distillation") for name in names):
+        distilling = [name for name in names if distils(name, args)]
+        if args.teacher and not distilling:
             raise UsageError("--teacher: no model of this run distils (its recipe's distillation is 0)")
-        for name in names:  # a wrong --teacher folder, or none where one is needed, shows before anything trains
-            if recipe_of(name, args).get("distillation"):
-                if args.teacher:
-                    load_teachers([Path(folder) for folder in args.teacher], name)
-                elif name not in TEACHERS:
-                    raise UsageError(
-                        f"the {name} recipe distils, but has no teachers of its own: name them with --teacher"
-                    )
+        for name in distilling:
+            if not args.teacher and name not in TEACHERS:
+                raise UsageError(f"the {name} recipe distils, but has no teachers of its own: name them with --teacher")
+        # loaded before anything trains, so that a wrong --teacher folder shows at once
+        folders = [Path(folder) for folder in args.teacher]
+        given = {name: load_teachers(folders, name) for name in distilling} if folders else {}
         kept = len(x_train) - args.validation
         train, test = (prepare(x_train[:kept]), y_train[:kept]), (prepare(x_test), y_test)
         validation = (prepare(x_train[kept:]), y_train[kept:]) if args.validation else None
         trained = {}
         for name in names:
-            teachers, records = teachers_for(name, args, (train, test, validation, len(devices)))
+            teachers, records = [], []
+            if name in distilling:
+                data = (train, test, validation, len(devices))
+                teachers, records = given[name] if name in given else trained_teachers(name, args, data)
             trained[name] = train_one(name, args, train, test, validation, len(devices), teachers)
             if records:
                 trained[name][1]["teachers"] = records
