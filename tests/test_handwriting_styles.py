@@ -5,11 +5,17 @@ continental shapes really carry their extra strokes. And the committed CNN, trai
 every style.
 """
 
+import json
+import shutil
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import handwriting_styles
-from conftest import classify_batch
+import model_defs
+from conftest import REPO, classify_batch
 
 
 def test_the_same_seed_draws_the_same_digit_and_another_seed_another():
@@ -116,3 +122,23 @@ def test_unknown_styles_digits_and_counts_are_refused():
         handwriting_styles.style_drawing("7 with crossbar", 1, 0)
     with pytest.raises(ValueError, match="count"):
         handwriting_styles.training_digits(-1)
+
+
+def test_the_benchmark_scores_a_cnn_only_validation_run_on_the_validation_drawings(tmp_path):
+    """A --validation run's folder holds the CNN alone: its table has the CNN's column and a dash for the dense one."""
+    metrics = json.loads((model_defs.WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())
+    metrics["models"] = {"cnn": metrics["models"]["cnn"]}
+    (tmp_path / model_defs.METRICS_FILE).write_text(json.dumps(metrics))
+    shutil.copy(model_defs.WEIGHTS_DIR / model_defs.weights_file("cnn"), tmp_path)
+    script = str(REPO / "benchmarks" / "handwriting_accuracy.py")
+    result = subprocess.run(
+        [sys.executable, script, "--validation", "--weights-dir", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| ") and "%" in line]
+    assert [row[0][2:] for row in rows] == list(handwriting_styles.STYLES)
+    images, labels, styles = handwriting_styles.check_set(stream=handwriting_styles.VALIDATION_STREAM)
+    predicted = model_defs.load_model("cnn").predict_on_batch(np.asarray(images)[..., None]).argmax(axis=1)
+    for row, name in zip(rows, handwriting_styles.STYLES, strict=True):
+        assert row[4] == "-"
+        assert row[3] == f"{np.mean(predicted[styles == name] == labels[styles == name]):.0%}"
