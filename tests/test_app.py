@@ -146,7 +146,7 @@ def test_number_examples_are_read_by_both_models(client, path):
 
 
 def test_a_numbers_batch_is_never_split_so_its_second_thread_never_waits_for_a_third():
-    # number_page.read_digits runs the dense network on serving.HALVES beside the CNN; a split batch would queue
+    # number_page.read_digits runs the CNN on serving.HALVES beside the dense network; a split batch would queue
     # its halves on the same two threads
     assert segmentation.MAX_DIGITS < serving.SPLIT_BATCH
 
