@@ -6,6 +6,7 @@ order they are made), so the section's canvas, upload and outputs are this modul
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import numpy as np
@@ -20,6 +21,9 @@ NUMBER_HINT = "Write a number on the wide canvas, or upload a photo of one: each
 # A digit is marked for a second look when the models disagree or either is less sure than this; 80% is where
 # the examples' digits start (tests/make_examples.py), and most misread digits fall below it.
 UNSURE_BELOW = 0.8
+# At most MAX_DIGITS digits, fewer than SPLIT_BATCH: predict never splits a number's batch, so this thread never waits
+# for serving.HALVES. Concurrent readings take turns on it, as they would on the machine's two cores anyway.
+CNN_THREAD = ThreadPoolExecutor(1, thread_name_prefix="number-cnn")
 NUMBER_EXAMPLES = sorted(str(path) for path in (serving.EXAMPLES_DIR / "numbers").iterdir())
 number_sketch: gr.Sketchpad  # the page sends this canvas's strokes ahead of its event, into its blob storage
 number_upload: gr.Image
@@ -40,11 +44,10 @@ def read_digits(digits: list[segmentation.Digit]) -> tuple:
     """The outputs of both number endpoints: the JSON reading, the digits' views and a summary."""
     start = time.perf_counter()
     batch = np.stack([digit.image for digit in digits])[..., None]  # all digits in one call per model
-    # The CNN runs on a second thread while this one makes the digits' views and then runs the dense network:
-    # TensorFlow and Pillow's encoder both release the GIL. That thread's core has not just decoded and segmented
-    # the picture, so the CNN's weights are more often still in its cache, and this order is the faster one (README,
-    # Speed). At most MAX_DIGITS digits, so predict never splits this batch and never waits on HALVES itself.
-    cnn = serving.HALVES.submit(serving.predict, "cnn", batch)
+    # The CNN runs on its own thread while this one makes the digits' views and then runs the dense network:
+    # TensorFlow and Pillow's encoder both release the GIL. Always the same thread, which has not just decoded and
+    # segmented the picture: the CNN's weights are more often still in its core's cache (README, Speed).
+    cnn = CNN_THREAD.submit(serving.predict, "cnn", batch)
     previews = [serving.preview_html(digit.image, 84) for digit in digits]
     linear = serving.predict("linear", batch)
     probabilities = {"cnn": cnn.result(), "linear": linear}

@@ -146,8 +146,8 @@ def test_number_examples_are_read_by_both_models(client, path):
 
 
 def test_a_numbers_batch_is_never_split_so_its_second_thread_never_waits_for_a_third():
-    # number_page.read_digits runs the CNN on serving.HALVES beside the dense network; a split batch would queue
-    # its halves on the same two threads
+    # number_page.read_digits runs the CNN on number_page.CNN_THREAD beside the dense network; a split batch would
+    # wait there for serving.HALVES, which other requests may hold
     assert segmentation.MAX_DIGITS < serving.SPLIT_BATCH
 
 
