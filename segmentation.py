@@ -19,7 +19,7 @@
    cropped to its own ink (a neighbour's ink in its box is masked out), go through preprocess.fit_to_field.
 
 The thresholds were chosen on numbers composed from MNIST's training digits (benchmarks/read_numbers.py).
-Pure numpy, Pillow and scipy: about 3.4 ms for a 4-digit 800x400 sketch, half of it the digits' recipes.
+Pure numpy, Pillow and scipy: about 3 ms for a 4-digit 800x400 sketch, 40% of it the digits' recipes.
 """
 
 from dataclasses import dataclass
