@@ -50,9 +50,11 @@ import model_defs
 
 # Augmentation is in degrees and fractions of the image. With ema_momentum the optimizer keeps an
 # exponential moving average of the weights, and that average is what gets saved.
+# CNN_BASE is the CNN's recipe before label smoothing and the drawn digits joined it: one of its TEACHERS.
+CNN_BASE = {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.999,
+            "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1}  # fmt: skip
 RECIPES = {
-    "cnn": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.999,
-            "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1, "label_smoothing": 0.1, "style_digits": 6000},
+    "cnn": {**CNN_BASE, "label_smoothing": 0.1, "style_digits": 6000},
     "linear": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3,
                "rotation_degrees": 8, "zoom": 0.08, "shift": 0.08},
     # The companion write-up's own recipe: Adam at its default rate, 5 epochs, no augmentation.
@@ -63,9 +65,7 @@ RECIPE_KEYS = ("learning_rate", "ema_momentum", "rotation_degrees", "zoom", "shi
 # --set distillation=W makes a model's target W x its teachers' mean prediction (on the same augmented image) plus
 # (1 - W) x the label. Its teachers are the --teacher runs, or else its TEACHERS recipes, which train.py trains first
 # on the same data: for the CNN, the recipe before today's and today's own (tried, not chosen: see the README).
-CNN_BASE = {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.999,
-            "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1}  # fmt: skip
-TEACHERS = {"cnn": (CNN_BASE, {**CNN_BASE, "label_smoothing": 0.1, "style_digits": 6000})}
+TEACHERS = {"cnn": (CNN_BASE, RECIPES["cnn"])}
 WHOLE_KEYS = ("style_digits",)
 PLOT_FILES = ("curves.png", *(f"confusion_{name}.png" for name in model_defs.MODEL_NAMES))
 # The served models first, then the write-up's larger CNN, which train.py trains only for comparison.
