@@ -126,6 +126,13 @@ def test_halving_averages_each_two_by_two_block_and_an_odd_edge_meets_paper():
     assert np.array_equal(segmentation.halved(ink), np.float32(expected))
 
 
+def test_halving_an_even_map_averages_its_blocks_and_leaves_the_map_as_it_was():
+    ink = np.arange(16, dtype=np.float32).reshape(4, 4)
+    expected = [[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4], [(8 + 9 + 12 + 13) / 4, (10 + 11 + 14 + 15) / 4]]
+    assert np.array_equal(segmentation.halved(ink), np.float32(expected))
+    assert np.array_equal(ink, np.arange(16, dtype=np.float32).reshape(4, 4))
+
+
 def test_a_one_beside_a_seven():
     assert cnn_reads(segmentation.digits_in_sketch(sketch(digit_mask(1, 300), digit_mask(7, 450)))) == "17"
 
