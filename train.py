@@ -16,12 +16,12 @@ All files are written under temporary names first and only then renamed into pla
 last, so a run that fails or is interrupted while writing leaves the previous files as they were.
 
 The default recipe (Adam with a cosine schedule, random rotation/zoom/shift, dropout, and for the
-CNN an exponential moving average of the weights, label smoothing and 6,000 drawings of the handwriting
-MNIST lacks from handwriting_styles.py; seed 0) was chosen on --validation 5000 (the last 5,000 training
-images held out), never on the test set; a rerun on the same machine writes byte-identical files. The
-README gives its accuracy and time per epoch. It runs unchanged on any Keras 3 backend:
-KERAS_BACKEND=jax python train.py trains data-parallel across several devices of one kind (GPUs, or CPU
-devices XLA simulates).
+CNN an exponential moving average of the weights, label smoothing, 6,000 drawings of the handwriting
+MNIST lacks from handwriting_styles.py and two last epochs on the images without augmentation; seed 0)
+was chosen on --validation 5000 (the last 5,000 training images held out), never on the test set; a
+rerun on the same machine writes byte-identical files. The README gives its accuracy and time per epoch.
+It runs unchanged on any Keras 3 backend: KERAS_BACKEND=jax python train.py trains data-parallel across
+several devices of one kind (GPUs, or CPU devices XLA simulates).
 """
 
 import argparse
@@ -53,20 +53,25 @@ import model_defs
 # CNN_BASE is the CNN's recipe before label smoothing and the drawn digits joined it: one of its TEACHERS.
 CNN_BASE = {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.999,
             "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1}  # fmt: skip
+# clean_epochs: more epochs after those, on the images as they are (no augmentation), the learning rate falling from
+# clean_learning_rate to zero.
+CLEAN_LEARNING_RATE = 1e-4
 RECIPES = {
-    "cnn": {**CNN_BASE, "label_smoothing": 0.1, "style_digits": 6000},
+    "cnn": {**CNN_BASE, "label_smoothing": 0.1, "style_digits": 6000, "clean_epochs": 2,
+            "clean_learning_rate": CLEAN_LEARNING_RATE},
     "linear": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3,
                "rotation_degrees": 8, "zoom": 0.08, "shift": 0.08},
     # The companion write-up's own recipe: Adam at its default rate, 5 epochs, no augmentation.
     "wide_cnn": {"epochs": 5, "batch_size": 128, "learning_rate": 1e-3, "schedule": "constant"},
 }  # fmt: skip
 RECIPE_KEYS = ("learning_rate", "ema_momentum", "rotation_degrees", "zoom", "shift", "elastic_alpha",
-               "elastic_sigma", "label_smoothing", "style_digits", "distillation")  # fmt: skip
+               "elastic_sigma", "label_smoothing", "style_digits", "distillation", "clean_epochs",
+               "clean_learning_rate")  # fmt: skip
 # --set distillation=W makes a model's target W x its teachers' mean prediction (on the same augmented image) plus
 # (1 - W) x the label. Its teachers are the --teacher runs, or else its TEACHERS recipes, which train.py trains first
 # on the same data: for the CNN, the recipe before today's and today's own (tried, not chosen: see the README).
 TEACHERS = {"cnn": (CNN_BASE, RECIPES["cnn"])}
-WHOLE_KEYS = ("style_digits",)
+WHOLE_KEYS = ("style_digits", "clean_epochs")
 PLOT_FILES = ("curves.png", *(f"confusion_{name}.png" for name in model_defs.MODEL_NAMES))
 # The served models first, then the write-up's larger CNN, which train.py trains only for comparison.
 MODEL_ORDER = (*model_defs.MODEL_NAMES, "wide_cnn")
@@ -366,26 +371,17 @@ def train_one(
     recipe = recipe or recipe_of(model_name, args)
     (x_train, y_train), (x_test, y_test) = train, test
     mnist_images, drawn_count = len(x_train), recipe.get("style_digits", 0)
-    if drawn_count:  # handwriting MNIST lacks, drawn on seeds the check set never uses
-        drawn, drawn_labels = handwriting_styles.training_digits(drawn_count, args.seed)
-        x_train, y_train = np.concatenate([x_train, prepare(drawn)]), np.concatenate([y_train, drawn_labels])
+    x_train, y_train = with_drawn_digits(x_train, y_train, drawn_count, args.seed)
     kept = even_split(len(x_train), recipe["batch_size"], devices)
     x_train, y_train = x_train[:kept], y_train[:kept]
     keras.utils.set_random_seed(args.seed)
 
     model = model_defs.build(model_name)
-    inputs = keras.Input(shape=model_defs.INPUT_SHAPE)
-    seen = augmenter(recipe)(inputs)
-    if args.permute_pixels is not None:
-        permutation = pixel_permutation(args.permute_pixels)
-        seen = PixelPermutation(permutation)(seen)
+    permutation = None if args.permute_pixels is None else pixel_permutation(args.permute_pixels)
+    if permutation is not None:
         x_test = permute(x_test, permutation)
         validation = validation and (permute(validation[0], permutation), validation[1])
-    outputs = model(seen)
-    if teachers:  # frozen and in inference mode: no dropout, no gradient
-        taught = [teacher(seen, training=False) for teacher in teachers]
-        outputs = layers.Concatenate()([outputs, taught[0] if len(taught) == 1 else layers.Average()(taught)])
-    trainer = keras.Model(inputs, outputs, name=f"{model_name}_training")
+    trainer = trainer_for(model, augmenter(recipe), permutation, teachers)
     steps = recipe["epochs"] * int(np.ceil(len(x_train) / recipe["batch_size"]))
     schedule = recipe["learning_rate"]
     if recipe.get("schedule", "cosine") == "cosine":
@@ -397,43 +393,36 @@ def train_one(
         )
     # The average starts at the initial weights: a short run averages over its last tenth at most.
     ema_momentum = max(0.0, min(recipe.get("ema_momentum", 0.0), 1 - 10 / steps))
-    loss, accuracy, watched = "sparse_categorical_crossentropy", "accuracy", validation or (x_test, y_test)
-    if teachers:
-        loss = distilled_loss(recipe["distillation"], recipe.get("label_smoothing", 0.0))
-        accuracy = keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")
-    elif recipe.get("label_smoothing"):  # Keras smooths one-hot targets only
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"])
+    watched = validation or (x_test, y_test)
     if teachers or recipe.get("label_smoothing"):
         y_train, watched = one_hot(y_train), (watched[0], one_hot(watched[1]))
     trainer.compile(
         optimizer=keras.optimizers.Adam(schedule, use_ema="ema_momentum" in recipe, ema_momentum=ema_momentum),
-        loss=loss,
-        metrics=[accuracy],
+        **loss_and_metrics(recipe, teachers),
     )
+    clean_epochs = recipe.get("clean_epochs", 0)
     print(
         f"\n== {model_defs.MODEL_TITLES[model_name]}: {model.count_params():,} parameters, "
         f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, {len(x_train):,} training images"
         + (f" ({drawn_count:,} of them drawn by handwriting_styles.py)" if drawn_count else "")
         + (f", {len(validation[0]):,} held out for validation" if validation else "")
         + (f", taught by {len(teachers)} teacher(s)" if teachers else "")
+        + (f", then {clean_epochs} epoch(s) without augmentation" if clean_epochs else "")
     )
+    fit = {"x": x_train, "y": y_train, "batch_size": recipe["batch_size"], "validation_data": watched, "verbose": 2}
     timer = EpochTimer()
-    history = trainer.fit(
-        x_train,
-        y_train,
-        batch_size=recipe["batch_size"],
-        epochs=recipe["epochs"],
-        validation_data=watched,
-        callbacks=[timer],
-        verbose=2,
-    )
+    history = trainer.fit(epochs=recipe["epochs"], callbacks=[timer], **fit).history
+    seconds = timer.seconds[1:] or timer.seconds  # the first epoch also compiles the graph; later ones show the pace
+    total_seconds = sum(timer.seconds)
+    if clean_epochs:
+        clean_history, clean_seconds = train_clean(model, recipe, fit, permutation, teachers)
+        history = {key: values + clean_history[key] for key, values in history.items()}
+        total_seconds += sum(clean_seconds)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
     predictions = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
     confusion = np.zeros((model_defs.NUM_CLASSES, model_defs.NUM_CLASSES), dtype=int)
     np.add.at(confusion, (y_test, predictions), 1)
-    # The first epoch also compiles the graph; later epochs show the steady pace.
-    steady = timer.seconds[1:] or timer.seconds
     metrics = {
         "title": model_defs.MODEL_TITLES[model_name],
         "parameters": model.count_params(),
@@ -442,12 +431,12 @@ def train_one(
         "test_images": len(x_test),
         "train_images": min(mnist_images, kept),  # MNIST's; the recipe's style_digits come on top
         "validation_images": len(validation[0]) if validation else 0,
-        "seconds_per_epoch": round(float(np.mean(steady)), 2),
+        "seconds_per_epoch": round(float(np.mean(seconds)), 2),  # the augmented epochs
         "jit_compiled": bool(trainer.jit_compile),  # XLA; TensorFlow trains its image augmentation as a graph instead
-        "total_training_seconds": round(float(np.sum(timer.seconds)), 1),
+        "total_training_seconds": round(float(total_seconds), 1),
         "recipe": recipe,
         "seed": args.seed,
-        "history": {key: [round(float(v), 5) for v in values] for key, values in history.history.items()},
+        "history": {key: [round(float(v), 5) for v in values] for key, values in history.items()},
         "confusion_matrix": confusion.tolist(),
     }
     metrics["curve"] = "validation" if validation else "test"
@@ -456,6 +445,57 @@ def train_one(
     if args.permute_pixels is not None:
         metrics["permutation_seed"] = args.permute_pixels
     return model, metrics
+
+
+def with_drawn_digits(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training images followed by count drawings of the handwriting MNIST lacks, drawn on seeds the check set
+    never uses."""
+    if not count:
+        return images, labels
+    drawn, drawn_labels = handwriting_styles.training_digits(count, seed)
+    return np.concatenate([images, prepare(drawn)]), np.concatenate([labels, drawn_labels])
+
+
+def train_clean(model, recipe: dict, fit: dict, permutation=None, teachers=()) -> tuple[dict, list[float]]:
+    """The recipe's clean_epochs: model trains on the training images as they are, without augmentation, at a
+    small learning rate falling to zero; returns the per-epoch history and seconds.
+
+    After the augmented epochs (and from their weight average) this stops the network spending itself on
+    distortions the test digits never show. fit: model.fit's x, y (one-hot where the loss needs it), batch_size,
+    validation_data and verbose.
+    """
+    clean = trainer_for(model, None, permutation, teachers)
+    steps = recipe["clean_epochs"] * int(np.ceil(len(fit["x"]) / fit["batch_size"]))
+    schedule = keras.optimizers.schedules.CosineDecay(recipe.get("clean_learning_rate", CLEAN_LEARNING_RATE), steps)
+    clean.compile(optimizer=keras.optimizers.Adam(schedule), **loss_and_metrics(recipe, teachers))
+    timer = EpochTimer()
+    history = clean.fit(epochs=recipe["clean_epochs"], callbacks=[timer], **fit).history
+    return history, timer.seconds
+
+
+def trainer_for(model, augment, permutation, teachers) -> keras.Model:
+    """The model as it trains: on its inputs through augment (None: as they are), pixels permuted where the run
+    permutes them, and with its teachers' mean prediction beside its own where it distils."""
+    inputs = keras.Input(shape=model_defs.INPUT_SHAPE)
+    seen = inputs if augment is None else augment(inputs)
+    if permutation is not None:
+        seen = PixelPermutation(permutation)(seen)
+    outputs = model(seen)
+    if teachers:  # frozen and in inference mode: no dropout, no gradient
+        taught = [teacher(seen, training=False) for teacher in teachers]
+        outputs = layers.Concatenate()([outputs, taught[0] if len(taught) == 1 else layers.Average()(taught)])
+    return keras.Model(inputs, outputs, name=f"{model.name}_training")
+
+
+def loss_and_metrics(recipe: dict, teachers) -> dict:
+    """compile()'s loss and metrics for a recipe; its targets are one-hot wherever they are smoothed or distilled."""
+    if teachers:
+        loss = distilled_loss(recipe["distillation"], recipe.get("label_smoothing", 0.0))
+        return {"loss": loss, "metrics": [keras.metrics.MeanMetricWrapper(student_accuracy, name="accuracy")]}
+    if recipe.get("label_smoothing"):  # Keras smooths one-hot targets only
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe["label_smoothing"])
+        return {"loss": loss, "metrics": ["accuracy"]}
+    return {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 
 
 def distils(model_name: str, args) -> bool:
@@ -622,8 +662,12 @@ def plots(metrics: dict):
     for model_name, entry in models.items():
         history = entry["history"]
         epochs = range(1, len(history["loss"]) + 1)
+        recipe = entry.get("recipe", {})
+        seen = "augmented" if "rotation_degrees" in recipe else "not augmented"
+        if recipe.get("clean_epochs"):
+            seen += f" but the last {recipe['clean_epochs']}"
         for axis, key in zip(axes, ("accuracy", "loss"), strict=True):
-            (line,) = axis.plot(epochs, history[key], "--", alpha=0.6, label=f"{model_name} train (augmented)")
+            (line,) = axis.plot(epochs, history[key], "--", alpha=0.6, label=f"{model_name} train ({seen})")
             if f"val_{key}" in history:
                 curve = "validation" if entry.get("validation_images") else "test, watched only"
                 axis.plot(epochs, history[f"val_{key}"], color=line.get_color(), label=f"{model_name} {curve}")

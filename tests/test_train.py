@@ -72,8 +72,9 @@ def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
         accuracy = float(np.mean(classify_batch(model, images[700:800]) == labels[700:800]))
         assert entry["validation_accuracy"] == pytest.approx(accuracy, abs=0.011)
         assert entry["recipe"] == {**train.RECIPES[name], "epochs": 2, "style_digits": 100}
+        # the CNN's recipe ends with epochs on the images as they are: they come after the two augmented ones
         for key in ("accuracy", "loss", "val_accuracy", "val_loss"):
-            assert len(entry["history"][key]) == 2
+            assert len(entry["history"][key]) == 2 + train.RECIPES[name].get("clean_epochs", 0)
         assert entry["seconds_per_epoch"] > 0
         assert sum(map(sum, entry["confusion_matrix"])) == 200
         assert {"command", "device", "date", "versions", "backend"} <= entry.keys()
@@ -184,6 +185,37 @@ def test_a_rerun_reproduces_the_weight_file_byte_for_byte(small_mnist, trained_d
     assert result.returncode == 0, result.stderr[-2000:]
     name = model_defs.weights_file("cnn")
     assert (tmp_path / name).read_bytes() == (trained_dir / name).read_bytes()
+
+
+def test_clean_epochs_follow_the_recipe_and_the_benchmark_replays_them(small_mnist, trained_dir, tmp_path):
+    """The CNN's last epochs, on images without augmentation, come after its own and leave those as they were;
+    benchmarks/clean_epochs.py replays that phase on a run trained without it."""
+    args = ("--data-dir", str(small_mnist), "--epochs", "2", "--validation", "100", "--set", "style_digits=100")
+    train.main(["--model", "cnn", *args, "--set", "clean_epochs=0", "--output-dir", str(tmp_path)])
+    without = json.loads((tmp_path / "metrics.json").read_text())["models"]["cnn"]["history"]
+    with_clean = json.loads((trained_dir / "metrics.json").read_text())["models"]["cnn"]["history"]
+    assert train.RECIPES["cnn"]["clean_epochs"] == 2
+    assert {key: values[:2] for key, values in with_clean.items()} == without
+    assert all(len(values) == 4 for values in with_clean.values())
+    name = model_defs.weights_file("cnn")
+    assert (tmp_path / name).read_bytes() != (trained_dir / name).read_bytes()
+
+    def replay(folder):
+        command = [sys.executable, "benchmarks/clean_epochs.py", "--data-dir", str(small_mnist), str(folder)]
+        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+
+    result = replay(tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith(f"| {tmp_path.name} |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "0" and all(cell.endswith("%") for cell in cells[2:4])
+    # its "before" is the run's own saved CNN, scored on the same held-out images as train.py scored it
+    saved = json.loads((tmp_path / "metrics.json").read_text())["models"]["cnn"]["validation_accuracy"]
+    assert float(cells[2].rstrip("%")) == pytest.approx(100 * saved, abs=0.006)
+    refused = replay(trained_dir)  # already trained with clean epochs
+    assert refused.returncode != 0
+    message = f"clean_epochs.py: error: {trained_dir}: not a --validation run without clean epochs"
+    assert refused.stderr.strip().splitlines()[-1] == message
 
 
 def test_a_failure_while_writing_leaves_the_previous_set_in_place(small_mnist, trained_dir, tmp_path, monkeypatch):
