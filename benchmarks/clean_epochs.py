@@ -2,12 +2,14 @@
 
     python train.py --model cnn --validation 5000 --seed 1 --set clean_epochs=0 --output-dir /tmp/s1  # and so on
     python benchmarks/clean_epochs.py --data-dir ../shared/mnist /tmp/s0 /tmp/s1 ...
+    python benchmarks/clean_epochs.py --epochs 4 --learning-rate 3e-4 ...  # a variant of the phase
 
 Each run's saved CNN (its weight average after the augmented epochs) goes through train.train_clean, the very
-phase the recipe now ends with (RECIPES["cnn"]'s clean_epochs and clean_learning_rate), on the same training
-images and drawn digits as the run. Prints a markdown table: the held-out MNIST accuracy before and after, and
-the worst style's accuracy on the validation drawings of handwriting_styles.py. Nothing is written.
-One run takes about as long as clean_epochs training epochs (about 2 minutes on this project's 2-core CPU).
+phase the recipe now ends with (RECIPES["cnn"]'s clean_epochs and clean_learning_rate, or --epochs and
+--learning-rate), on the same training images and drawn digits as the run. Prints a markdown table: the
+held-out MNIST accuracy before and after, and the worst style's accuracy on the validation drawings of
+handwriting_styles.py. Nothing is written. One run takes about as long as that many training epochs (about
+2 minutes for 2 on this project's 2-core CPU).
 """
 
 import argparse
@@ -43,10 +45,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="output dirs of train.py --validation runs of the CNN")
     parser.add_argument("--data-dir", help="folder with the four MNIST .gz IDX files (default: $MNIST_DIR)")
+    parser.add_argument("--epochs", type=int, default=train.RECIPES["cnn"]["clean_epochs"])
+    parser.add_argument("--learning-rate", type=float, default=train.RECIPES["cnn"]["clean_learning_rate"])
     args = parser.parse_args()
     (x_train, y_train), _ = mnist_data.load_mnist(args.data_dir)
     drawings = handwriting_styles.check_set(stream=handwriting_styles.VALIDATION_STREAM)
-    clean = {key: train.RECIPES["cnn"][key] for key in ("clean_epochs", "clean_learning_rate")}
+    clean = {"clean_epochs": args.epochs, "clean_learning_rate": args.learning_rate}
     print(f"clean phase: {clean}\n")
     print("| run | seed | validation, before | after | worst style, before | after |")
     print("|---|---|---|---|---|---|")
