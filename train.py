@@ -55,7 +55,7 @@ CNN_BASE = {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentu
             "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1}  # fmt: skip
 # clean_epochs: more epochs after those, on the images as they are (no augmentation), the learning rate falling from
 # clean_learning_rate to zero.
-CLEAN_LEARNING_RATE = 1e-4
+CLEAN_LEARNING_RATE = 3e-4
 RECIPES = {
     "cnn": {**CNN_BASE, "label_smoothing": 0.1, "style_digits": 6000, "clean_epochs": 2,
             "clean_learning_rate": CLEAN_LEARNING_RATE},
