@@ -393,9 +393,6 @@ def train_one(
         )
     # The average starts at the initial weights: a short run averages over its last tenth at most.
     ema_momentum = max(0.0, min(recipe.get("ema_momentum", 0.0), 1 - 10 / steps))
-    watched = validation or (x_test, y_test)
-    if teachers or recipe.get("label_smoothing"):
-        y_train, watched = one_hot(y_train), (watched[0], one_hot(watched[1]))
     trainer.compile(
         optimizer=keras.optimizers.Adam(schedule, use_ema="ema_momentum" in recipe, ema_momentum=ema_momentum),
         **loss_and_metrics(recipe, teachers),
@@ -409,7 +406,7 @@ def train_one(
         + (f", taught by {len(teachers)} teacher(s)" if teachers else "")
         + (f", then {clean_epochs} epoch(s) without augmentation" if clean_epochs else "")
     )
-    fit = {"x": x_train, "y": y_train, "batch_size": recipe["batch_size"], "validation_data": watched, "verbose": 2}
+    fit = fit_arguments(x_train, y_train, validation or (x_test, y_test), recipe, teachers)
     timer = EpochTimer()
     history = trainer.fit(epochs=recipe["epochs"], callbacks=[timer], **fit).history
     seconds = timer.seconds[1:] or timer.seconds  # the first epoch also compiles the graph; later ones show the pace
@@ -461,8 +458,7 @@ def train_clean(model, recipe: dict, fit: dict, permutation=None, teachers=()) -
     small learning rate falling to zero; returns the per-epoch history and seconds.
 
     After the augmented epochs (and from their weight average) this stops the network spending itself on
-    distortions the test digits never show. fit: model.fit's x, y (one-hot where the loss needs it), batch_size,
-    validation_data and verbose.
+    distortions the test digits never show. fit: what fit_arguments gives for the same recipe and teachers.
     """
     clean = trainer_for(model, None, permutation, teachers)
     steps = recipe["clean_epochs"] * int(np.ceil(len(fit["x"]) / fit["batch_size"]))
@@ -471,6 +467,15 @@ def train_clean(model, recipe: dict, fit: dict, permutation=None, teachers=()) -
     timer = EpochTimer()
     history = clean.fit(epochs=recipe["clean_epochs"], callbacks=[timer], **fit).history
     return history, timer.seconds
+
+
+def fit_arguments(images, labels, watched: tuple, recipe: dict, teachers=(), verbose: int = 2) -> dict:
+    """model.fit's images, targets, batch size and watched (images, labels) for a recipe: the targets one-hot
+    wherever loss_and_metrics smooths or distils them."""
+    if teachers or recipe.get("label_smoothing"):
+        labels, watched = one_hot(labels), (watched[0], one_hot(watched[1]))
+    batch_size = recipe["batch_size"]
+    return {"x": images, "y": labels, "batch_size": batch_size, "validation_data": watched, "verbose": verbose}
 
 
 def trainer_for(model, augment, permutation, teachers) -> keras.Model:

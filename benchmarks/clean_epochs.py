@@ -31,7 +31,7 @@ import train  # noqa: E402
 
 def worst_style(model: keras.Model, drawings: tuple) -> str:
     images, labels, styles = drawings
-    answers = np.argmax(model.predict(np.asarray(images)[..., None], batch_size=1000, verbose=0), axis=1)
+    answers = np.argmax(model.predict(images, batch_size=1000, verbose=0), axis=1)
     accuracy = {name: np.mean(answers[styles == name] == labels[styles == name]) for name in handwriting_styles.STYLES}
     name = min(accuracy, key=accuracy.get)
     return f"{accuracy[name]:.0%} ({name})"
@@ -49,7 +49,8 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=train.RECIPES["cnn"]["clean_learning_rate"])
     args = parser.parse_args()
     (x_train, y_train), _ = mnist_data.load_mnist(args.data_dir)
-    drawings = handwriting_styles.check_set(stream=handwriting_styles.VALIDATION_STREAM)
+    drawn, drawn_labels, styles = handwriting_styles.check_set(stream=handwriting_styles.VALIDATION_STREAM)
+    drawings = np.asarray(drawn)[..., None], drawn_labels, styles
     clean = {"clean_epochs": args.epochs, "clean_learning_rate": args.learning_rate}
     print(f"clean phase: {clean}\n")
     print("| run | seed | validation, before | after | worst style, before | after |")
@@ -67,15 +68,7 @@ def main() -> None:
         model = model_defs.load_model("cnn", folder)
         before = accuracy(model, *validation), worst_style(model, drawings)
         keras.utils.set_random_seed(seed)
-        smoothed = bool(recipe.get("label_smoothing"))
-        fit = {
-            "x": images,
-            "y": train.one_hot(labels) if smoothed else labels,
-            "batch_size": recipe["batch_size"],
-            "validation_data": (validation[0], train.one_hot(validation[1]) if smoothed else validation[1]),
-            "verbose": 0,
-        }
-        train.train_clean(model, recipe, fit)
+        train.train_clean(model, recipe, train.fit_arguments(images, labels, validation, recipe, verbose=0))
         print(
             f"| {folder.name} | {seed} | {before[0]} | {accuracy(model, *validation)} | {before[1]} | "
             f"{worst_style(model, drawings)} |",
