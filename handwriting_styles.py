@@ -211,6 +211,11 @@ def style_drawing(style: str, digit: int, seed) -> Image.Image:
     return drawing(digit, chosen.shape, chosen.pen, chosen.slant, np.random.default_rng(seed))
 
 
+def accuracy_by_style(answers: np.ndarray, labels: np.ndarray, styles: np.ndarray) -> dict[str, float]:
+    """Each style's share of right answers, for drawings labelled labels in styles (a check set's)."""
+    return {name: float(np.mean(answers[styles == name] == labels[styles == name])) for name in STYLES}
+
+
 def check_seeds(per_style: int = CHECK_PER_STYLE, stream: int = CHECK_STREAM) -> list[tuple[str, int, tuple[int, ...]]]:
     """(style, digit, seed) of every drawing in the check set (or, with VALIDATION_STREAM, its validation twin):
     the style's digits in turn."""

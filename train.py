@@ -444,6 +444,14 @@ def train_one(
     return model, metrics
 
 
+def held_out(images: np.ndarray, labels: np.ndarray, count: int) -> tuple[tuple, tuple | None]:
+    """(training, validation) images and labels, prepared: the last count training images are held out for
+    validation (None where count is 0)."""
+    kept = len(images) - count
+    validation = (prepare(images[kept:]), labels[kept:]) if count else None
+    return (prepare(images[:kept]), labels[:kept]), validation
+
+
 def with_drawn_digits(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The training images followed by count drawings of the handwriting MNIST lacks, drawn on seeds the check set
     never uses."""
@@ -799,9 +807,8 @@ def main(argv=None) -> None:
         # loaded before anything trains, so that a wrong --teacher folder shows at once
         folders = [Path(folder) for folder in args.teacher]
         given = {name: load_teachers(folders, name) for name in distilling} if folders else {}
-        kept = len(x_train) - args.validation
-        train, test = (prepare(x_train[:kept]), y_train[:kept]), (prepare(x_test), y_test)
-        validation = (prepare(x_train[kept:]), y_train[kept:]) if args.validation else None
+        train, validation = held_out(x_train, y_train, args.validation)
+        test = prepare(x_test), y_test
         trained = {}
         for name in names:
             teachers, records = [], []

@@ -32,7 +32,7 @@ import train  # noqa: E402
 def worst_style(model: keras.Model, drawings: tuple) -> str:
     images, labels, styles = drawings
     answers = np.argmax(model.predict(images, batch_size=1000, verbose=0), axis=1)
-    accuracy = {name: np.mean(answers[styles == name] == labels[styles == name]) for name in handwriting_styles.STYLES}
+    accuracy = handwriting_styles.accuracy_by_style(answers, labels, styles)
     name = min(accuracy, key=accuracy.get)
     return f"{accuracy[name]:.0%} ({name})"
 
@@ -57,14 +57,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for folder in args.runs:
         entry = json.loads((folder / model_defs.METRICS_FILE).read_text())["models"]["cnn"]
-        recipe, seed, held_out = {**entry["recipe"], **clean}, entry["seed"], entry["validation_images"]
-        if not held_out or entry["recipe"].get("clean_epochs"):
+        recipe, seed = {**entry["recipe"], **clean}, entry["seed"]
+        if not entry["validation_images"] or entry["recipe"].get("clean_epochs"):
             sys.exit(f"clean_epochs.py: error: {folder}: not a --validation run without clean epochs")
-        kept = len(x_train) - held_out
-        images, labels = train.with_drawn_digits(
-            train.prepare(x_train[:kept]), y_train[:kept], recipe.get("style_digits", 0), seed
-        )
-        validation = train.prepare(x_train[kept:]), y_train[kept:]
+        (images, labels), validation = train.held_out(x_train, y_train, entry["validation_images"])
+        images, labels = train.with_drawn_digits(images, labels, recipe.get("style_digits", 0), seed)
         model = model_defs.load_model("cnn", folder)
         before = accuracy(model, *validation), worst_style(model, drawings)
         keras.utils.set_random_seed(seed)

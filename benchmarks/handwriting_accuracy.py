@@ -39,6 +39,9 @@ def table(labels: np.ndarray, styles: np.ndarray, predicted: dict[str, np.ndarra
         "| style | digits | drawings | CNN | dense | CNN's most frequent mistake |",
         "|---|---|---|---|---|---|",
     ]
+    by_style = {
+        model: handwriting_styles.accuracy_by_style(answers, labels, styles) for model, answers in predicted.items()
+    }
     for name, style in handwriting_styles.STYLES.items():
         rows = styles == name
         wrong = Counter(
@@ -48,9 +51,7 @@ def table(labels: np.ndarray, styles: np.ndarray, predicted: dict[str, np.ndarra
         )
         mistake = f"{wrong.most_common(1)[0][0]} ({wrong.most_common(1)[0][1]}x)" if wrong else "none"
         accuracy = dict.fromkeys(model_defs.MODEL_NAMES, "-")  # "-": a --validation run trains the CNN alone
-        accuracy.update(
-            {model: f"{np.mean(answers[rows] == labels[rows]):.0%}" for model, answers in predicted.items()}
-        )
+        accuracy.update({model: f"{scores[name]:.0%}" for model, scores in by_style.items()})
         digits = "0-9" if len(style.digits) == 10 else ", ".join(map(str, style.digits))
         lines.append(f"| {name} | {digits} | {rows.sum()} | {accuracy['cnn']} | {accuracy['linear']} | {mistake} |")
     return "\n".join(lines)

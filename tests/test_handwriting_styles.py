@@ -18,6 +18,14 @@ import model_defs
 from conftest import REPO, classify_batch
 
 
+def test_accuracy_by_style_scores_each_style_on_its_own_drawings_only():
+    labels = np.array([1, 1, 7, 7, 4])
+    styles = np.array(["1 with flag", "1 with flag", "7 with crossbar", "7 with crossbar", "open-topped 4"])
+    scores = handwriting_styles.accuracy_by_style(np.array([1, 7, 7, 7, 9]), labels, styles)
+    assert list(scores) == list(handwriting_styles.STYLES)
+    assert (scores["1 with flag"], scores["7 with crossbar"], scores["open-topped 4"]) == (0.5, 1.0, 0.0)
+
+
 def test_the_same_seed_draws_the_same_digit_and_another_seed_another():
     first = np.asarray(handwriting_styles.style_drawing("1 with flag", 1, (5, 6)))
     assert np.array_equal(first, np.asarray(handwriting_styles.style_drawing("1 with flag", 1, (5, 6))))
