@@ -14,14 +14,15 @@ import serving
 def comparison_markdown(metrics: dict, latency_ms: dict[str, float]) -> str:
     """metrics.json as a table: the two served models, and any trained only for comparison (no latency)."""
     rows = "\n".join(
-        f"| {entry['title']} | {entry['parameters']:,} | {entry['test_accuracy']:.2%} | {entry['test_loss']:.4f} "
+        f"| {entry['title']} | {entry['parameters']:,} | {accuracy:.2%} | {loss:.4f} | {images} "
         f"| {entry['recipe']['epochs']} x {entry['seconds_per_epoch']:.0f} s ({entry['device']}) "
         f"| {f'{latency_ms[name]:.2f} ms' if name in latency_ms else 'not served'} |"
         for name, entry in metrics.items()
+        for images, accuracy, loss in [model_defs.scored_on(entry)]
     )
     return (
-        "| model | parameters | test accuracy (10,000 MNIST images) | test loss | training: epochs x time per epoch "
-        "| latency per image (this server) |\n|---|---|---|---|---|---|\n" + rows
+        "| model | parameters | accuracy | loss | scored on (MNIST) | training: epochs x time per epoch "
+        "| latency per image (this server) |\n|---|---|---|---|---|---|---|\n" + rows
     )
 
 

@@ -29,6 +29,13 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 METRICS_FILE = "metrics.json"
 
 
+def scored_on(entry: dict) -> tuple[str, float, float]:
+    """What a metrics.json entry was scored on ("10,000 test images", or a --validation run's held-out "5,000
+    validation images": such a run never looks at the test set), its accuracy and its loss there."""
+    split = "test" if entry.get("test_images") else "validation"
+    return f"{entry[f'{split}_images']:,} {split} images", entry[f"{split}_accuracy"], entry[f"{split}_loss"]
+
+
 def weights_file(model_name: str) -> str:
     """File name of a model's weights inside a weights directory."""
     return f"{model_name}.weights.h5"

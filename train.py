@@ -185,7 +185,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--push-to-hub", metavar="REPO_ID", help="upload the output dir to this Hugging Face model repo"
     )
     args = parser.parse_args(argv)
-    if args.permute_pixels is not None and Path(args.output_dir).resolve() == model_defs.WEIGHTS_DIR:
+    # A validation run's weights miss the held-out images and its metrics have no test score: never served.
+    serves = Path(args.output_dir).resolve() == model_defs.WEIGHTS_DIR
+    if args.validation and (serves or args.push_to_hub):
+        where = "--push-to-hub" if args.push_to_hub else "weights/, which holds the models the app serves"
+        parser.error(f"--validation needs its own --output-dir, not {where}")
+    if args.permute_pixels is not None and serves:
         parser.error("--permute-pixels needs --output-dir: weights/ holds the models the app serves")
     return args
 
@@ -415,17 +420,20 @@ def train_one(
         clean_history, clean_seconds = train_clean(model, recipe, fit, permutation, teachers)
         history = {key: values + clean_history[key] for key, values in history.items()}
         total_seconds += sum(clean_seconds)
+    # The saved weights are scored on the test set, or in a validation run on the held-out images alone: a run that
+    # chooses a recipe never sees a test score, so none can sway the choice.
+    split, (images, labels) = ("validation", validation) if validation else ("test", (x_test, y_test))
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
-    predictions = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
+    loss, accuracy = model.evaluate(images, labels, batch_size=1000, verbose=0)
+    predictions = np.argmax(model.predict(images, batch_size=1000, verbose=0), axis=1)
     confusion = np.zeros((model_defs.NUM_CLASSES, model_defs.NUM_CLASSES), dtype=int)
-    np.add.at(confusion, (y_test, predictions), 1)
+    np.add.at(confusion, (labels, predictions), 1)
     metrics = {
         "title": model_defs.MODEL_TITLES[model_name],
         "parameters": model.count_params(),
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "test_images": len(x_test),
+        f"{split}_accuracy": float(accuracy),
+        f"{split}_loss": float(loss),
+        "test_images": 0 if validation else len(x_test),
         "train_images": min(mnist_images, kept),  # MNIST's; the recipe's style_digits come on top
         "validation_images": len(validation[0]) if validation else 0,
         "seconds_per_epoch": round(float(np.mean(seconds)), 2),  # the augmented epochs
@@ -436,9 +444,7 @@ def train_one(
         "history": {key: [round(float(v), 5) for v in values] for key, values in history.items()},
         "confusion_matrix": confusion.tolist(),
     }
-    metrics["curve"] = "validation" if validation else "test"
-    if validation:  # the saved weights' score: the per-epoch curve scores the raw weights, not their average
-        metrics["validation_accuracy"] = float(model.evaluate(*validation, batch_size=1000, verbose=0)[1])
+    metrics["curve"] = split  # the per-epoch curve scores the raw weights, not their average as saved
     if args.permute_pixels is not None:
         metrics["permutation_seed"] = args.permute_pixels
     return model, metrics
@@ -522,12 +528,8 @@ def trained_teachers(model_name: str, args, data: tuple) -> tuple[list[keras.Mod
         print(f"\n== teacher {index + 1} of {len(TEACHERS[model_name])}")
         teacher, entry = train_one(model_name, args, *data, recipe=recipe_of(model_name, args, recipe))
         teachers.append(frozen(teacher, index))
-        records.append(
-            {
-                key: entry.get(key)
-                for key in ("recipe", "validation_accuracy", "test_accuracy", "total_training_seconds")
-            }
-        )
+        keys = ("recipe", "validation_accuracy", "test_accuracy", "total_training_seconds")
+        records.append({key: entry[key] for key in keys if key in entry})
     return teachers, records
 
 
@@ -709,7 +711,9 @@ def plots(metrics: dict):
         axis.set_yticks(range(10))
         axis.set_xlabel("predicted")
         axis.set_ylabel("true")
-        axis.set_title(f"{entry['title']}: {entry['test_accuracy']:.2%} correct")
+        images, accuracy, _ = model_defs.scored_on(entry)
+        on = "" if "test" in images else f" of {images}"
+        axis.set_title(f"{entry['title']}: {accuracy:.2%}{on} correct")
         yield f"confusion_{model_name}.png", figure
 
 
@@ -722,12 +726,13 @@ def save_figure(figure, path: Path) -> None:
 
 
 def print_table(metrics: dict) -> None:
-    header = f"{'model':<8} {'parameters':>10} {'test acc':>9} {'test loss':>9} {'s/epoch':>8}  device"
+    header = f"{'model':<8} {'parameters':>10} {'accuracy':>9} {'loss':>9}  {'scored on':<24} {'s/epoch':>8}  device"
     print("\n" + header + "\n" + "-" * len(header))
     for model_name, entry in metrics["models"].items():
+        images, accuracy, loss = model_defs.scored_on(entry)
         print(
-            f"{model_name:<8} {entry['parameters']:>10,} {entry['test_accuracy']:>9.2%} "
-            f"{entry['test_loss']:>9.4f} {entry['seconds_per_epoch']:>8.1f}  {entry['device']}"
+            f"{model_name:<8} {entry['parameters']:>10,} {accuracy:>9.2%} {loss:>9.4f}  {images:<24} "
+            f"{entry['seconds_per_epoch']:>8.1f}  {entry['device']}"
         )
 
 
@@ -744,8 +749,8 @@ plain dense network, trained on the 60,000 MNIST training images by `train.py`.
 Build the architectures with `model_defs.build_cnn()` / `build_linear()` and load these files
 with `model.load_weights(...)`; `metrics.json` holds each file's sha256.
 
-| model | parameters | test accuracy (10,000 images) |
-|---|---|---|
+| model | parameters | accuracy | scored on |
+|---|---|---|---|
 {rows}
 """
 
@@ -754,8 +759,9 @@ def push_to_hub(repo_id: str, output_dir: Path, metrics: dict) -> None:
     import huggingface_hub
 
     rows = "\n".join(
-        f"| {entry['title']} | {entry['parameters']:,} | {entry['test_accuracy']:.2%} |"
+        f"| {entry['title']} | {entry['parameters']:,} | {accuracy:.2%} | {images} |"
         for entry in metrics["models"].values()
+        for images, accuracy, _ in [model_defs.scored_on(entry)]
     )
     api = huggingface_hub.HfApi()
     try:

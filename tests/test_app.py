@@ -12,6 +12,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
+import compare_page
 import mnist_data
 import segmentation
 import serving
@@ -35,6 +36,25 @@ def test_page_shows_every_example_file(app_url):
     assert shown == [[path.name for path in EXAMPLES], [path.name for path in NUMBER_EXAMPLES]]
     assert len(EXAMPLES) >= 8 and all(path.is_file() and path.stat().st_size > 0 for path in EXAMPLES)
     assert len({label_of(path) for path in EXAMPLES}) == 10
+
+
+def test_comparison_table_shows_what_each_model_was_scored_on(app_url):
+    """The "How the two models compare" table: each entry of metrics.json with the score it records."""
+    with urllib.request.urlopen(app_url + "config", timeout=30) as response:
+        config = json.load(response)
+    values = [str(component["props"].get("value")) for component in config["components"]]
+    (table,) = [value for value in values if "| scored on (MNIST) |" in value]
+    metrics = json.loads((REPO / "weights" / "metrics.json").read_text())["models"]
+    assert len(metrics) == 3  # the two served models and the write-up's wide CNN
+    for entry in metrics.values():
+        scores = f"{entry['test_accuracy']:.2%} | {entry['test_loss']:.4f} | 10,000 test images"
+        assert f"| {entry['title']} | {entry['parameters']:,} | {scores} |" in table
+    # weights from a --validation run (WEIGHTS_DIR may name one) show their held-out score: they have no test score
+    held_out = {**metrics["cnn"], "validation_accuracy": 0.9954, "validation_loss": 0.123, "validation_images": 5000}
+    for key in ("test_accuracy", "test_loss"):
+        del held_out[key]
+    table = compare_page.comparison_markdown({"cnn": {**held_out, "test_images": 0}}, {"cnn": 1.0})
+    assert "| 99.54% | 0.1230 | 5,000 validation images |" in table
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)

@@ -44,7 +44,8 @@ def trained_dir(small_mnist, tmp_path_factory):
     args = ("--data-dir", str(small_mnist), "--epochs", "2", "--validation", "100", "--set", "style_digits=100")
     result = run_train(*args, "--output-dir", str(output_dir))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "test acc" in result.stdout
+    # a validation run scores its held-out images, and never the test set
+    assert "100 validation images" in result.stdout and "test" not in result.stdout.split("scored on")[-1]
     return output_dir
 
 
@@ -65,8 +66,8 @@ def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
         model = model_defs.load_model(name, trained_dir)
         assert model.count_params() == entry["parameters"] == model_defs.PARAMETER_COUNTS[name]
         assert entry["weights_sha256"] == model_defs.file_sha256(trained_dir / model_defs.weights_file(name))
-        assert 0.0 <= entry["test_accuracy"] <= 1.0 and entry["test_loss"] > 0
-        assert entry["train_images"] == 700 and entry["validation_images"] == 100 and entry["test_images"] == 200
+        assert "test_accuracy" not in entry and "test_loss" not in entry and entry["validation_loss"] > 0
+        assert entry["train_images"] == 700 and entry["validation_images"] == 100 and entry["test_images"] == 0
         # the held-out images are the last 100 of small_mnist's 800 training images, scored by the saved weights
         images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
         accuracy = float(np.mean(classify_batch(model, images[700:800]) == labels[700:800]))
@@ -76,10 +77,10 @@ def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
         for key in ("accuracy", "loss", "val_accuracy", "val_loss"):
             assert len(entry["history"][key]) == 2 + train.RECIPES[name].get("clean_epochs", 0)
         assert entry["seconds_per_epoch"] > 0
-        assert sum(map(sum, entry["confusion_matrix"])) == 200
+        assert sum(map(sum, entry["confusion_matrix"])) == 100  # of the held-out images
         assert {"command", "device", "date", "versions", "backend"} <= entry.keys()
-    # Two epochs on 800 real digits already beat chance by far: the loop really trains.
-    assert metrics["cnn"]["test_accuracy"] > 0.5
+    # Two epochs on 700 real digits already beat chance by far: the loop really trains.
+    assert metrics["cnn"]["validation_accuracy"] > 0.5
     assert "teachers" not in metrics["cnn"] and "teachers" not in metrics["linear"]
 
 
@@ -97,6 +98,7 @@ def test_weights_hold_no_optimizer_state(trained_dir):
         (["--seed", "-5"], "argument --seed: must be zero or more, got -5"),
         (["--permute-pixels", "x"], "argument --permute-pixels: 'x' is not a whole number"),
         (["--validation", "-1"], "argument --validation: must be zero or more, got -1"),
+        (["--validation", "100", "--push-to-hub", "a/b"], "--validation needs its own --output-dir, not --push-to-hub"),
         (["--set", "dropout=0.5"], "argument --set: 'dropout' is not a recipe entry; entries: learning_rate,"),
         (["--set", "label_smoothing=much"], "argument --set: label_smoothing needs a number, as in label_smoothing"),
         (["--set", "zoom=-0.1"], "argument --set: zoom must be a number, 0 or more; got '-0.1'"),
@@ -161,12 +163,19 @@ def test_failed_upload_leaves_local_files_and_merges_metrics(small_mnist, traine
         model_defs.load_model(name, output_dir)
 
 
-def test_permuting_pixels_never_writes_to_the_served_weights(capsys):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--permute-pixels", "0"], "--permute-pixels needs --output-dir: weights/ holds the models the app serves"),
+        (["--validation", "5000"], "--validation needs its own --output-dir, not weights/, which holds the models"),
+    ],
+)
+def test_runs_that_are_not_to_be_served_never_write_to_the_served_weights(args, message, capsys):
     before = snapshot(model_defs.WEIGHTS_DIR)
     with pytest.raises(SystemExit) as exit_info:
-        train.main(["--permute-pixels", "0"])
+        train.main(args)
     assert exit_info.value.code != 0
-    assert "--permute-pixels needs --output-dir" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
     assert snapshot(model_defs.WEIGHTS_DIR) == before
 
 
