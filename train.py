@@ -49,7 +49,8 @@ import mnist_data
 import model_defs
 
 # Augmentation is in degrees and fractions of the image. With ema_momentum the optimizer keeps an
-# exponential moving average of the weights, and that average is what gets saved.
+# exponential moving average of the weights, and that average is what gets saved. weight_decay: Adam's decoupled
+# decay (AdamW: each step takes weight x weight_decay x learning rate off every weight) in the augmented epochs.
 # CNN_BASE is the CNN's recipe before label smoothing and the drawn digits joined it: one of its TEACHERS.
 CNN_BASE = {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.999,
             "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1}  # fmt: skip
@@ -64,7 +65,7 @@ RECIPES = {
     # The companion write-up's own recipe: Adam at its default rate, 5 epochs, no augmentation.
     "wide_cnn": {"epochs": 5, "batch_size": 128, "learning_rate": 1e-3, "schedule": "constant"},
 }  # fmt: skip
-RECIPE_KEYS = ("learning_rate", "ema_momentum", "rotation_degrees", "zoom", "shift", "elastic_alpha",
+RECIPE_KEYS = ("learning_rate", "ema_momentum", "weight_decay", "rotation_degrees", "zoom", "shift", "elastic_alpha",
                "elastic_sigma", "label_smoothing", "style_digits", "distillation", "clean_epochs",
                "clean_learning_rate")  # fmt: skip
 # --set distillation=W makes a model's target W x its teachers' mean prediction (on the same augmented image) plus
@@ -399,7 +400,12 @@ def train_one(
     # The average starts at the initial weights: a short run averages over its last tenth at most.
     ema_momentum = max(0.0, min(recipe.get("ema_momentum", 0.0), 1 - 10 / steps))
     trainer.compile(
-        optimizer=keras.optimizers.Adam(schedule, use_ema="ema_momentum" in recipe, ema_momentum=ema_momentum),
+        optimizer=keras.optimizers.Adam(
+            schedule,
+            weight_decay=recipe.get("weight_decay"),
+            use_ema="ema_momentum" in recipe,
+            ema_momentum=ema_momentum,
+        ),
         **loss_and_metrics(recipe, teachers),
     )
     clean_epochs = recipe.get("clean_epochs", 0)

@@ -396,3 +396,15 @@ def test_the_distilled_target_mixes_the_smoothed_label_with_the_teachers():
         target = (1 - weight) * (label * (1 - smoothing) + smoothing / 10) + weight * teachers
         assert got == pytest.approx(cross_entropy(target), rel=1e-5)
     assert float(np.asarray(train.student_accuracy(label, outputs))[0]) == 0.0  # the student says 9, not 3
+
+
+def test_weight_decay_shrinks_the_weights_it_trains(small_mnist, tmp_path):
+    """--set weight_decay=W: Adam's decoupled decay, on top of the gradient steps (strong here, to show in 1 epoch)."""
+    norms = {}
+    for decay in (0, 50):
+        output_dir = tmp_path / str(decay)
+        args = ["--model", "linear", "--data-dir", str(small_mnist), "--epochs", "1", "--set", f"weight_decay={decay}"]
+        train.main([*args, "--output-dir", str(output_dir)])
+        kernel = model_defs.load_model("linear", output_dir).get_weights()[0]
+        norms[decay] = float(np.linalg.norm(kernel))
+    assert norms[50] < 0.8 * norms[0]
