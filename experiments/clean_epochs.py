@@ -1,15 +1,15 @@
 """What the CNN recipe's clean epochs buy, measured on finished validation runs of the recipe without them.
 
     python train.py --model cnn --validation 5000 --seed 1 --set clean_epochs=0 --output-dir /tmp/s1  # and so on
-    python benchmarks/clean_epochs.py --data-dir ../shared/mnist /tmp/s0 /tmp/s1 ...
-    python benchmarks/clean_epochs.py --epochs 4 --learning-rate 3e-4 ...  # a variant of the phase
+    python -m experiments.clean_epochs --data-dir ../shared/mnist /tmp/s0 /tmp/s1 ...
+    python -m experiments.clean_epochs --epochs 4 --learning-rate 3e-4 ...  # a variant of the phase
 
 Each run's saved CNN (its weight average after the augmented epochs) goes through train.train_clean, the very
 phase the recipe now ends with (RECIPES["cnn"]'s clean_epochs and clean_learning_rate, or --epochs and
 --learning-rate), on the same training images and drawn digits as the run. Prints a markdown table: the
 held-out MNIST accuracy before and after, and the worst style's accuracy on the validation drawings of
 handwriting_styles.py. Nothing is written. One run takes about as long as that many training epochs (about
-2 minutes for 2 on this project's 2-core CPU).
+2 minutes for 2 on a 2-core CPU). docs/recipe.md has the figures it gave for the adopted phase.
 """
 
 import argparse
@@ -20,13 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import handwriting_styles  # noqa: E402
-import mnist_data  # noqa: E402
-import model_defs  # noqa: E402
-import train  # noqa: E402
+import handwriting_styles
+import mnist_data
+import model_defs
+import train
 
 
 def worst_style(model: keras.Model, drawings: tuple) -> str:

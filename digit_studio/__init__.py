@@ -1,0 +1,1 @@
+"""The handwritten-digit studio's modules, grouped by role."""

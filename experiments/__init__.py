@@ -1,0 +1,1 @@
+"""Research scripts that reproduce a figure; each imports the trainer's pieces from train.py."""
