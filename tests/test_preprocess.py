@@ -10,10 +10,11 @@ import functools
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 import preprocess
 import synthetic
+from benchmarks import filled_pictures
 
 HAVE_MNIST = (synthetic.MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file()
 needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=f"the MNIST test set is not in {synthetic.MNIST_DIR}")
@@ -229,3 +230,118 @@ def test_placing_a_digit_clips_what_sticks_out_of_the_field_as_pasting_it_would(
     field = Image.new("F", (preprocess.FIELD_SIZE, preprocess.FIELD_SIZE))
     field.paste(Image.fromarray(digit), (left, top))
     assert np.array_equal(preprocess.placed(digit, top, left), np.asarray(field))
+
+
+# A digit that fills its picture: each rule of the photo path (preprocess.py's docstring) on a picture built for it.
+
+
+def cropped_bar_picture(paper: int = 245, ink: int = 30) -> Image.Image:
+    """A 200x200 L with a 7 of strokes 50 px wide that reach three edges, as a crop of a bold digit would show."""
+    image = Image.new("L", (200, 200), paper)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 199, 49), fill=ink)
+    draw.rectangle((90, 50, 139, 199), fill=ink)
+    return image
+
+
+def test_a_stroke_wide_for_its_picture_is_ink_not_shading():
+    ink = preprocess.ink_from_image(cropped_bar_picture())
+    assert ink[25, 100] > 0.95 and ink[150, 115] > 0.95  # the middle of each stroke, not only its edges
+    assert max(ink[60:, :80].max(), ink[60:, 150:].max()) < 0.05  # the paper
+
+
+def test_light_ink_filling_its_picture_reads_as_the_dark_ink_does():
+    dark = preprocess.ink_from_image(cropped_bar_picture())
+    light = preprocess.ink_from_image(cropped_bar_picture(paper=30, ink=245))
+    assert light[25, 100] > 0.95 and np.abs(dark - light).max() < 0.05
+
+
+def test_shading_of_a_page_is_still_taken_away():
+    """Paper lit from one side, from 240 down to 140, with a thin stroke: the shading is no ink."""
+    shading = np.linspace(240, 140, 400, dtype=np.float32)[None, :].repeat(300, axis=0)
+    shading[100:200, 195:205] = 30
+    ink = preprocess.ink_from_image(Image.fromarray(shading.astype(np.uint8)))
+    assert ink[150, 200] > 0.95 and np.delete(ink, np.s_[180:220], axis=1).max() < 0.05
+
+
+def test_when_ink_reaches_the_border_the_noise_is_measured_on_the_paper():
+    """Grainy paper, a strong stroke across the picture and a faint one: the faint stroke survives, the grain not."""
+    rng = np.random.default_rng(0)
+    pixels = 235 + rng.normal(0, 3, (120, 160))
+    pixels[:, 10:30] = 40  # touches the top and bottom edges
+    pixels[40:80, 100:106] = 150  # under half the strong stroke's contrast
+    ink = preprocess.ink_from_image(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)))
+    assert ink[40:80, 101:105].min() > 0.2
+    assert np.percentile(ink[:, 40:90], 99) < 0.05
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (40, 90, 200)])
+def test_a_transparent_drawing_that_fills_its_canvas_is_read_from_its_alpha(colour):
+    """Mostly opaque, but every visible pixel the pen's colour: the alpha is the ink, not paper."""
+    alpha = np.zeros((200, 120), np.uint8)
+    alpha[:, 20:100] = 255  # a bold 1, cropped to its ink
+    alpha[:, 18:20] = alpha[:, 100:102] = 128
+    layer = Image.new("RGBA", (120, 200), (*colour, 0))
+    layer.putalpha(Image.fromarray(alpha))
+    assert np.array_equal(preprocess.ink_from_image(layer), alpha / np.float32(255))
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("L", (200, 200), 0),
+        Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 300), dtype=np.uint8)),
+        Image.fromarray(
+            (128 + 60 * np.sin(np.arange(400)[:, None] / 3 + np.arange(400)[None, :] / 5)).astype(np.uint8)
+        ),
+        Image.new("RGBA", (200, 200), (0, 0, 0, 255)),
+    ],
+    ids=["black square", "page of noise", "textured surface", "opaque black layer"],
+)
+def test_a_picture_with_no_digit_in_it_gets_an_answer_or_no_digit_found(image):
+    try:
+        digit = preprocess.preprocess_image(image)
+    except preprocess.NoDigitError:
+        return
+    assert digit.shape == (28, 28) and np.isfinite(digit).all()
+
+
+def test_a_digit_cropped_through_its_strokes_gets_an_answer_or_no_digit_found():
+    for label in range(10):
+        digit = np.asarray(synthetic.make("transparent_sketch", label))[100:700, 250:550, 3]
+        try:
+            preprocess.preprocess_image(Image.fromarray(255 - digit))
+        except preprocess.NoDigitError:
+            pass
+
+
+def test_heaviest_rows_and_columns_on_different_specks_are_no_digit():
+    ink = np.zeros((200, 200), np.float32)
+    ink[0:4, 0:100] = ink[0:4, 150:161] = 1.0  # the heaviest rows
+    ink[100:200, 196:200] = ink[50:61, 196:200] = 1.0  # the heaviest columns
+    with pytest.raises(preprocess.NoDigitError):
+        preprocess.to_mnist(ink)
+
+
+FILLED = {
+    "dark on white": lambda digit: filled_pictures.dark_on_white(filled_pictures.enlarged(digit, 200)),
+    "blurred": lambda digit: filled_pictures.dark_on_white(filled_pictures.enlarged(digit, 200)).filter(
+        ImageFilter.GaussianBlur(4)
+    ),
+    "light on dark": lambda digit: filled_pictures.enlarged(digit, 200),
+    "32 px high": lambda digit: filled_pictures.dark_on_white(filled_pictures.enlarged(digit, 32)),
+    "sketch layer": lambda digit: filled_pictures.sketch_layer(filled_pictures.enlarged(digit, 400)),
+}
+
+
+@pytest.mark.parametrize("preparation", FILLED)
+def test_mnist_digits_cropped_to_their_ink_read_as_well_as_mnist(preparation, committed_models, mnist_test):
+    """The first 100 test digits cropped so that their ink touches all four edges, read through the photo path."""
+    import keras
+
+    images, labels = mnist_test
+    digits = np.stack(
+        [preprocess.preprocess_image(FILLED[preparation](filled_pictures.ink_box(image))) for image in images[:100]]
+    )
+    predictions = np.argmax(keras.ops.convert_to_numpy(committed_models["cnn"](digits[..., None], training=False)), 1)
+    assert (predictions == labels[:100]).mean() >= 0.98
