@@ -1,0 +1,95 @@
+"""The page's first section: one digit, drawn or uploaded, and both models' answers; and the /classify and
+/classify_sketch endpoints.
+"""
+
+import os
+
+import gradio as gr
+import numpy as np
+
+import model_defs
+from digit_studio import answers
+from digit_studio.web import events
+from digit_studio.web.page import EXAMPLES_DIR, HINT, PAGE_EVENT, Page, Wire, canvas, image_upload, preview_html
+
+EXAMPLES = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in {".png", ".jpg", ".webp"})
+
+
+def describe(digit: np.ndarray) -> tuple:
+    """The outputs every one-digit endpoint shares: the CNN's Label value, the dense network's, the 28x28 view and a
+    summary."""
+    pair, milliseconds = answers.timed(digit)
+    summary = (
+        f"{answers.verdict(pair)}  \nCNN {milliseconds['cnn']:.1f} ms · dense network "
+        f"{milliseconds['linear']:.1f} ms (wall time, any wait included)"
+    )
+    return pair["cnn"]["confidences"], pair["linear"]["confidences"], preview_html(digit), summary
+
+
+def layout(page: Page) -> Wire:
+    gr.Markdown(
+        "# Handwritten-digit studio\nDraw a digit or upload a photo of one: a LeNet-style CNN and a plain "
+        "dense network each say which digit they see, and how sure they are."
+    )
+    with gr.Row():
+        with gr.Column():
+            with gr.Tab("Draw"):
+                sketch = canvas(400, "Draw one digit", "sketchpad")
+            with gr.Tab("Upload"):
+                upload = image_upload("Upload a digit", "upload")
+                gr.Examples(
+                    examples=EXAMPLES,
+                    inputs=upload,
+                    label="Examples: MNIST digits and synthetic photos, scans, drawings",
+                )
+            gr.ClearButton([sketch, upload], value="Clear")
+        with gr.Column():
+            summary = gr.Markdown(HINT, elem_id="summary")
+            with gr.Row():
+                cnn_label = gr.Label(num_top_classes=10, label=model_defs.MODEL_TITLES["cnn"], elem_id="cnn_label")
+                linear_label = gr.Label(
+                    num_top_classes=10, label=model_defs.MODEL_TITLES["linear"], elem_id="linear_label"
+                )
+            preview = gr.HTML(label="What the models see (28x28)", elem_id="preview")
+    outputs = [cnn_label, linear_label, preview, summary]
+    page.current_digit = gr.State(None)
+    page.digit_upload = upload
+    page.sketchpads.append(sketch)
+
+    def from_sketch(value: dict | None) -> np.ndarray:
+        return events.digit_from_sketch(value, sketch)
+
+    def with_digit(to_digit):
+        """The page's view of an input: the endpoint's outputs and the digit itself, for "Why they differ"."""
+
+        def view(value) -> tuple:
+            digit = to_digit(value)
+            return *describe(digit), digit
+
+        return events.guarded(view, no_digit=(None, None, "", HINT, None))
+
+    def classify(value: dict | None) -> tuple:
+        return describe(events.digit_from_upload(value))
+
+    def classify_sketch(value: dict | None) -> tuple:
+        return describe(from_sketch(value))
+
+    def wire() -> None:
+        page_outputs = {"outputs": [*outputs, page.current_digit], **PAGE_EVENT}
+        sketch.change(with_digit(from_sketch), sketch, trigger_mode="always_last", **page_outputs).success(
+            **page.why_refresh
+        )
+        upload.change(with_digit(events.digit_from_upload), upload, **page_outputs).success(**page.why_refresh)
+        # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
+        api = {"outputs": outputs, "preprocess": False}
+        gr.Button(visible=False).click(events.guarded(classify), upload, api_name="classify", **api)
+        gr.Button(visible=False).click(events.guarded(classify_sketch), sketch, api_name="classify_sketch", **api)
+        if os.environ.get("DIGIT_STUDIO_BENCH") == "1":
+            # benchmarks/bench.py's baseline: /classify's input and output types with constant values, so that the
+            # two differ only by the studio's own work; undocumented, and absent unless the benchmark asks for it.
+            constant = (dict.fromkeys(model_defs.CLASS_NAMES, 0.1),) * 2 + (preview_html(np.zeros((28, 28))), HINT)
+            gr.Button(visible=False).click(
+                lambda value: constant, upload, api_name="trivial", api_visibility="undocumented", **api
+            )
+
+    return wire

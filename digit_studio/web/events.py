@@ -1,0 +1,81 @@
+"""What every page event and Gradio endpoint shares: reading its input (left undecoded, preprocess=False, so that
+uploads.py applies the same limits to every event), and one error policy.
+
+    event = events.guarded(function)                     # an endpoint: "No digit found" is an error
+    event = events.guarded(function, no_digit=outputs)   # a page event: with nothing to read, show those outputs
+"""
+
+import functools
+import logging
+
+import gradio as gr
+import numpy as np
+
+from digit_studio.core import preprocess
+from digit_studio.web import gradio_fixes, uploads
+
+log = logging.getLogger("digit_studio")
+
+SERVER_FAULT = "Something went wrong on our side; please try again."
+
+
+def message_for(error: Exception) -> str:
+    """What a visitor is told: our own errors say what to fix; anything else is logged here, and shows no internals."""
+    if isinstance(error, preprocess.NoDigitError | preprocess.BadImageError):
+        return str(error)
+    log.error("unexpected error while answering a request", exc_info=error)
+    return SERVER_FAULT
+
+
+def guarded(function, no_digit: tuple | None = None):
+    """function as an event or endpoint: a gr.Error passes as it is, "No digit found" returns no_digit where it is
+    given (the page's hint) and is an error where it is not, and anything else is shown as message_for says."""
+
+    @functools.wraps(function)
+    def event(*args):
+        try:
+            return function(*args)
+        except gr.Error:
+            raise
+        except preprocess.NoDigitError as error:
+            if no_digit is None:
+                raise gr.Error(str(error)) from None
+            return no_digit
+        except Exception as error:
+            raise gr.Error(message_for(error)) from None
+
+    return event
+
+
+def file_path(file: dict | None) -> str | None:
+    """The path in one of Gradio's file payloads."""
+    return file.get("path") if file else None
+
+
+def upload_path(upload: dict | None) -> str:
+    if not file_path(upload):
+        raise preprocess.NoDigitError(f"No digit found: no image was sent. Send one file ({uploads.FORMATS_TEXT}).")
+    return file_path(upload)
+
+
+def sketch_sources(value: dict | None, pad: gr.Sketchpad) -> dict:
+    """A Sketchpad payload's images as uploads.py reads them: the page's canvas arrives ahead of the event (its
+    images' bytes), the API's as uploaded files (their paths)."""
+    value = value or {}
+    if value.get("id") is not None:
+        return gradio_fixes.sketch_blobs(pad, value["id"])
+    return {
+        "background": file_path(value.get("background")),
+        "layers": [file_path(layer) for layer in value.get("layers") or []],
+        "composite": file_path(value.get("composite")),
+    }
+
+
+def digit_from_upload(upload: dict | None) -> np.ndarray:
+    with uploads.image_file(upload_path(upload)) as image:
+        return preprocess.preprocess_image(image)
+
+
+def digit_from_sketch(value: dict | None, pad: gr.Sketchpad) -> np.ndarray:
+    with uploads.sketch_files(sketch_sources(value, pad)) as arrays:
+        return preprocess.preprocess_sketch(arrays)

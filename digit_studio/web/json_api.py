@@ -1,0 +1,363 @@
+"""The JSON routes, /api/classify and /api/classify_batch, whole: the FastAPI app that serves them (Gradio is mounted
+on it at "/" by app.py), reading a request's body within MAX_BODY_BYTES and BODY_TIMEOUT_S, and its answer.
+
+    status, answer = json_api.classify(body, content_type, predict)        # one image
+    status, answer = json_api.classify_batch(body, content_type, predict)  # up to MAX_BATCH_IMAGES
+
+`body` is the request's bytes, `content_type` its Content-Type header, `predict(model_name, batch)` the models'
+probabilities for an N x 28 x 28 x 1 batch. A batch's small images are preprocessed on worker processes once
+use_workers() has forked them (see Workers). An image comes as the multipart/form-data field `image` (`images`,
+repeated, for a batch) or, for one image, as the whole body with an image/* Content-Type. Each answer is JSON: a
+result, or {"error": message} with a 4xx status, the same limits and messages as the page's; images are read through
+uploads.py.
+"""
+
+import asyncio
+import functools
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import fastapi
+import numpy as np
+from fastapi.responses import JSONResponse
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from digit_studio import answers
+from digit_studio.core import preprocess
+from digit_studio.web import events, uploads
+
+MAX_IMAGE_BYTES = 10 * 2**20  # per image; app.py gives Gradio the same limit for the page's uploads
+MAX_BATCH_IMAGES = 64
+# A batch's body in all: 64 photos of half a megabyte, or a few large ones; uploads.py bounds their pixels.
+MAX_BATCH_BYTES = 32 * 2**20
+MULTIPART_SLACK = 64 * 2**10  # room for a form's boundaries, headers and small fields beside its image
+MAX_BODY_BYTES = {"classify": MAX_IMAGE_BYTES + MULTIPART_SLACK, "classify_batch": MAX_BATCH_BYTES}
+# The whole body must arrive within this: a 10 MB photo needs 4 Mbit/s; a client trickling bytes is cut off.
+BODY_TIMEOUT_S = 20
+MAX_EXTRA_PARTS = 16  # form fields besides the images, ignored but counted, so that no form is endless
+# A batch this long goes to the workers; a shorter one is preprocessed in less time than the round trip takes.
+POOLED_IMAGES = 8
+# The workers read images of up to this many pixels, one at a time each: at most 17 MB apiece (README, Limits).
+# Larger ones are read here, within uploads.BUDGET, as a single image is.
+SMALL_PIXELS = 1_000_000
+
+Predict = Callable[[str, np.ndarray], np.ndarray]
+
+
+class ApiError(Exception):
+    """A request the route cannot answer with a result: its HTTP status and a message for a person."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def classify(body: bytes, content_type: str, predict: Predict) -> tuple[int, dict]:
+    """One image: both models' answers, or an error."""
+    try:
+        (image,) = images_in(body, content_type, "image", 1)
+        digit = digit_of(image)
+    except ApiError as error:
+        return error.status, {"error": error.message}
+    except (preprocess.NoDigitError, preprocess.BadImageError) as error:
+        return status_of(error), {"error": str(error)}
+    return 200, answers.both([digit], predict)[0]
+
+
+def classify_batch(
+    body: bytes, content_type: str, predict: Predict, workers: "Workers | None" = None
+) -> tuple[int, dict]:
+    """Up to MAX_BATCH_IMAGES images: {"results": [...]}, one entry per image in order, each an answer or an error.
+
+    One image's problem is its own entry; the models run once each, on every digit found.
+    """
+    if parse_options_header(content_type)[0].startswith(b"image/"):
+        return 415, {"error": "Send the images as multipart/form-data, each in a field named 'images'."}
+    try:
+        images = images_in(body, content_type, "images", MAX_BATCH_IMAGES)
+    except ApiError as error:
+        return error.status, {"error": error.message}
+    pooled = workers.outcomes(images) if workers and len(images) >= POOLED_IMAGES else [None] * len(images)
+    results: list[dict | None] = [None] * len(images)
+    digits = {}
+    for index, (data, outcome) in enumerate(zip(images, pooled, strict=True)):
+        outcome = digit_outcome(data) if outcome is None else outcome
+        if isinstance(outcome, dict):
+            results[index] = outcome
+        else:
+            digits[index] = outcome
+    if digits:
+        for index, answer in zip(digits, answers.both(list(digits.values()), predict), strict=True):
+            results[index] = answer
+    return 200, {"results": results}
+
+
+def images_in(body: bytes, content_type: str, field: str, most: int) -> list[bytes]:
+    """The image(s) a request carries, at least one and at most `most`; anything else is an ApiError."""
+    media_type, options = parse_options_header(content_type)
+    how = f"send {'an image' if most == 1 else 'the images'} as multipart/form-data in the field '{field}'"
+    if not body:
+        raise ApiError(422, f"No image was sent: {how}.")
+    if media_type.startswith(b"image/") and most == 1:
+        return [body]
+    if media_type != b"multipart/form-data":
+        raw = " or as the body with an image/png, image/jpeg... Content-Type" if most == 1 else ""
+        raise ApiError(415, f"Unsupported Content-Type: {how}{raw}.")
+    parts = form_parts(body, options.get(b"boundary", b""), most + MAX_EXTRA_PARTS)
+    images = [data for name, data in parts if name == field]
+    if not images:
+        raise ApiError(422, f"No field '{field}' in the form: {how}.")
+    if most == 1 and len(images) > 1:
+        raise ApiError(422, "Send one image in the field 'image'; to classify several, use /api/classify_batch.")
+    if len(images) > most:
+        raise ApiError(413, f"Too many images: at most {most} per request.")
+    return images
+
+
+def form_parts(body: bytes, boundary: bytes, most: int) -> list[tuple[str, bytes]]:
+    """Each part of a multipart/form-data body as (field name, content); more than `most` parts is an ApiError."""
+    if not boundary:
+        raise ApiError(400, "The multipart/form-data Content-Type has no boundary.")
+    parts: list[tuple[str, bytearray]] = []
+    header: list[bytes] = [b"", b""]  # the part's header being read: name, value
+    names: list[str] = []
+
+    def on_part_begin() -> None:
+        if len(parts) == most:  # checked as each part starts, so a flood of parts is refused without reading it
+            raise ApiError(413, f"Too many parts in the form: at most {most}.")
+        parts.append(("", bytearray()))
+        names.clear()
+
+    def on_header_end() -> None:
+        if header[0].lower() == b"content-disposition":
+            names.append(parse_options_header(header[1])[1].get(b"name", b"").decode("utf-8", "replace"))
+        header[:] = [b"", b""]
+
+    def on_headers_finished() -> None:
+        parts[-1] = (names[0] if names else "", parts[-1][1])
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        parts[-1][1].extend(data[start:end])
+
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": lambda data, start, end: header.__setitem__(0, header[0] + data[start:end]),
+        "on_header_value": lambda data, start, end: header.__setitem__(1, header[1] + data[start:end]),
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data,
+    }
+    try:
+        parser = MultipartParser(boundary, callbacks)
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError:
+        raise ApiError(400, "The multipart/form-data body is malformed.") from None
+    return [(name, bytes(data)) for name, data in parts]
+
+
+def digit_of(data: bytes) -> np.ndarray:
+    """One image's 28x28 digit, read within the page's limits."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ApiError(413, f"That file is over the limit of {MAX_IMAGE_BYTES // 2**20} MB; please send a smaller one.")
+    with uploads.image_file(data) as image:
+        return preprocess.preprocess_image(image)
+
+
+def digit_outcome(data: bytes) -> np.ndarray | dict:
+    """One image of a batch: its digit, or its {"error": ...}."""
+    try:
+        return digit_of(data)
+    except ApiError as error:
+        return {"error": error.message}
+    except (preprocess.NoDigitError, preprocess.BadImageError) as error:
+        return {"error": str(error)}
+
+
+def small_outcomes(images: list[bytes]) -> list[np.ndarray | dict | None]:
+    """What a worker does: each image's digit_outcome, or None for one over SMALL_PIXELS (the caller reads it)."""
+    return [digit_outcome(data) if pixels_at_most(data, SMALL_PIXELS) else None for data in images]
+
+
+def pixels_at_most(data: bytes, most: int) -> bool:
+    """Whether the image's header declares at most `most` pixels; a file that isn't an image counts as small, as
+    reading it ends at the header."""
+    try:
+        with uploads.open_header(data, uploads.MAX_PIXELS) as image:
+            return image.width * image.height <= most
+    except preprocess.BadImageError:
+        return True
+
+
+class Workers:
+    """Processes that preprocess a batch's small images side by side: Python runs one thread at a time, and a batch
+    of 64 small PNGs spends most of its time in preprocessing.
+
+    They are forked, all at once, when this is made: app.py makes it before it starts serving, while no request
+    holds a lock a worker could inherit, and each worker starts at once with every module already imported (a
+    spawned one would run app.py again). A worker ends with its parent, even one killed outright. If a worker dies
+    (killed for memory, say), the batches from then on are preprocessed in the serving process, as without workers.
+    """
+
+    def __init__(self, count: int):
+        self.count = count
+        self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            count, multiprocessing.get_context("fork"), initializer=follow_parent, initargs=(os.getpid(),)
+        )
+        list(self.pool.map(abs, range(count)))  # Python forks them all at the first task
+
+    def outcomes(self, images: list[bytes]) -> list[np.ndarray | dict | None]:
+        """small_outcomes on the workers, in about two chunks each; all None once the pool has broken."""
+        if self.pool is None:
+            return [None] * len(images)
+        size = -(-len(images) // (2 * self.count))
+        try:
+            chunks = self.pool.map(
+                small_outcomes, [images[start : start + size] for start in range(0, len(images), size)]
+            )
+            return [outcome for chunk in chunks for outcome in chunk]
+        except BrokenProcessPool:
+            self.pool = None
+            print("json_api: a preprocessing worker died; batches are now preprocessed in the server", flush=True)
+            return [None] * len(images)
+
+    def pids(self) -> list[int]:
+        return list(self.pool._processes) if self.pool else []
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def follow_parent(parent: int) -> None:
+    """In a worker: leave Ctrl-C to the server, and end within a second of the server's own end, however it ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def status_of(error: ValueError) -> int:
+    """413 for an image over a limit, 415 for a file that is no accepted image, 400 for the rest."""
+    if isinstance(error, uploads.TooLargeError):
+        return 413
+    if isinstance(error, uploads.NotAnImageError):
+        return 415
+    return 400
+
+
+# The routes live on a FastAPI app of their own, with Gradio mounted on it at "/" (gr.mount_gradio_app): one server
+# and port for the page, Gradio's API and these, and an OpenAPI page that lists only these.
+api = fastapi.FastAPI(
+    title="Handwritten-digit studio: JSON API",
+    description="Both models' answers for a digit image, as JSON. The page and Gradio's API are at /.",
+    docs_url="/api/docs",
+    openapi_url="/api/openapi.json",
+    redoc_url=None,
+)
+IMAGE_SCHEMA = {"type": "string", "format": "binary"}
+ANSWER_DOC = {
+    "200": {"description": '{"cnn": {"label", "confidence", "confidences"}, "linear": {...}, "agree": bool}'},
+    "400": {"description": '{"error": ...}: no digit found, a damaged image, a malformed form'},
+    "408": {"description": f"the body took over {BODY_TIMEOUT_S} s to arrive"},
+    "413": {"description": "a file, an image's pixels or the number of images over the limit"},
+    "415": {"description": "not an accepted image format, or another Content-Type"},
+    "422": {"description": "no image, or no field of the expected name"},
+}
+HANDLERS = {"classify": classify, "classify_batch": classify_batch}
+
+
+def use_workers() -> None:
+    """Preprocess a batch's images on every core, by processes forked now, before the server takes a request (Linux
+    only: fork is unsafe on macOS and absent on Windows, where batches are preprocessed in the serving process)."""
+    cores = len(os.sched_getaffinity(0)) if sys.platform == "linux" else 1
+    if cores > 1:
+        HANDLERS["classify_batch"] = functools.partial(classify_batch, workers=Workers(min(cores, 4)))
+
+
+async def read_body(request: fastapi.Request, max_bytes: int) -> bytes:
+    """The request's body, refused once over max_bytes or once BODY_TIMEOUT_S have passed since it began."""
+    too_large = ApiError(413, f"The request is over the limit of {max_bytes // 2**20} MB.")
+    if int(request.headers.get("content-length") or 0) > max_bytes:  # uvicorn has checked it is a number
+        raise too_large
+    body = bytearray()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_large
+    except TimeoutError:
+        raise ApiError(408, f"The request took over {BODY_TIMEOUT_S} s to arrive.") from None
+    except ClientDisconnect:
+        raise ApiError(400, "The request ended before its body did.") from None
+    return bytes(body)
+
+
+async def json_route(request: fastapi.Request, route: str) -> JSONResponse:
+    """Read the body here, in the event loop; decode, preprocess and run the models in a worker thread."""
+    try:
+        body = await read_body(request, MAX_BODY_BYTES[route])
+    except ApiError as error:  # the body may still be coming: close the connection, or uvicorn reads on
+        return JSONResponse({"error": error.message}, error.status, headers={"Connection": "close"})
+    try:
+        status, answer = await run_in_threadpool(
+            HANDLERS[route], body, request.headers.get("content-type", ""), answers.predict
+        )
+    except Exception as error:  # a fault of ours, not the client's: logged, and told without internals
+        status, answer = 500, {"error": events.message_for(error)}
+    return JSONResponse(answer, status)
+
+
+@api.post(
+    "/api/classify",
+    summary="Classify one image",
+    responses=ANSWER_DOC,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": {"image": IMAGE_SCHEMA}}},
+                "image/*": {"schema": IMAGE_SCHEMA},
+            },
+        }
+    },
+)
+async def api_classify(request: fastapi.Request) -> JSONResponse:
+    """One image (PNG, JPEG, WebP, BMP, GIF, TIFF; 10 MB, 25 megapixels): both models' answers."""
+    return await json_route(request, "classify")
+
+
+@api.post(
+    "/api/classify_batch",
+    summary="Classify up to 64 images",
+    responses={**ANSWER_DOC, "200": {"description": '{"results": [answer or {"error": ...}, ...]}, in order'}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"images": {"type": "array", "items": IMAGE_SCHEMA}}}
+                }
+            },
+        }
+    },
+)
+async def api_classify_batch(request: fastapi.Request) -> JSONResponse:
+    """Up to 64 images, each in a field named `images`: one entry per image, in order, each an answer or an error."""
+    return await json_route(request, "classify_batch")

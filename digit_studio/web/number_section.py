@@ -1,0 +1,129 @@
+"""The "Read a number" section (segmentation.py's wiring): every digit of a drawing or photo, left to right, read by
+both models; and the /read_number and /read_number_sketch endpoints.
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import gradio as gr
+import numpy as np
+
+from digit_studio import answers
+from digit_studio.core import segmentation
+from digit_studio.web import events, uploads
+from digit_studio.web.page import EXAMPLES_DIR, PAGE_EVENT, Page, Wire, canvas, image_upload, preview_html
+
+NUMBER_HINT = "Write a number on the wide canvas, or upload a photo of one: each digit is read by both models."
+# A digit is marked for a second look when the models disagree or either is less sure than this; 80% is where
+# the examples' digits start (tests/make_examples.py), and most misread digits fall below it.
+UNSURE_BELOW = 0.8
+# At most MAX_DIGITS digits, fewer than SPLIT_BATCH: predict never splits a number's batch, so this thread never waits
+# for answers.HALVES. Concurrent readings take turns on it, as they would on the machine's two cores anyway.
+CNN_THREAD = ThreadPoolExecutor(1, thread_name_prefix="number-cnn")
+NUMBER_EXAMPLES = sorted(str(path) for path in (EXAMPLES_DIR / "numbers").iterdir())
+
+
+def number_from_upload(upload: dict | None) -> list[segmentation.Digit]:
+    with uploads.image_file(events.upload_path(upload)) as image:
+        return segmentation.digits_in_image(image)
+
+
+def number_from_sketch(value: dict | None, pad: gr.Sketchpad) -> list[segmentation.Digit]:
+    with uploads.sketch_files(events.sketch_sources(value, pad)) as arrays:
+        return segmentation.digits_in_sketch(arrays)
+
+
+def read_digits(digits: list[segmentation.Digit]) -> tuple:
+    """The outputs of both number endpoints: the JSON reading, the digits' views and a summary."""
+    start = time.perf_counter()
+    batch = np.stack([digit.image for digit in digits])[..., None]  # all digits in one call per model
+    # The CNN runs on its own thread while this one makes the digits' views and then runs the dense network:
+    # TensorFlow and Pillow's encoder both release the GIL. Always the same thread, which has not just decoded and
+    # segmented the picture: the CNN's weights are more often still in its core's cache (docs/performance.md).
+    cnn = CNN_THREAD.submit(answers.predict, "cnn", batch)
+    previews = [preview_html(digit.image, 84) for digit in digits]
+    linear = answers.predict("linear", batch)
+    probabilities = {"cnn": cnn.result(), "linear": linear}
+    elapsed_ms = (time.perf_counter() - start) * 1000
+    entries = []
+    for index, digit in enumerate(digits):
+        pair = {name: answers.answer(p[index]) for name, p in probabilities.items()}
+        entries.append(
+            {"box": list(digit.box), **{name: {key: a[key] for key in ("label", "confidence")} for name, a in pair.items()}}
+        )
+    reading = {name: "".join(entry[name]["label"] for entry in entries) for name in probabilities}
+    flagged = [
+        entry["cnn"]["label"] != entry["linear"]["label"]
+        or min(entry[name]["confidence"] for name in probabilities) < UNSURE_BELOW
+        for entry in entries
+    ]
+    cards = "".join(
+        f'<figure style="margin:0;padding:6px;text-align:center;border:2px solid {"#d9480f" if flag else "#ccc"}">'
+        f"{preview}<figcaption>CNN <b>{entry['cnn']['label']}</b> "
+        f"{entry['cnn']['confidence']:.0%}<br>dense <b>{entry['linear']['label']}</b> "
+        f"{entry['linear']['confidence']:.0%}{'<br>check' if flag else ''}</figcaption></figure>"
+        for preview, entry, flag in zip(previews, entries, flagged, strict=True)
+    )
+    if reading["cnn"] == reading["linear"]:
+        verdict = f"Both models read **{reading['cnn']}**."
+    else:
+        verdict = f"The CNN reads **{reading['cnn']}**, the dense network **{reading['linear']}**."
+    checks = [str(index + 1) for index, flag in enumerate(flagged) if flag]
+    check = (
+        f"  \nCheck digit {', '.join(checks)}: the models disagree or one is under {UNSURE_BELOW:.0%} sure."
+        if checks
+        else ""
+    )
+    summary = f"{verdict}{check}  \n{len(digits)} digits · both models {elapsed_ms:.1f} ms"
+    views = f'<div style="display:flex;gap:8px;flex-wrap:wrap">{cards}</div>'
+    return {**reading, "digits": entries}, views, summary
+
+
+def layout(page: Page) -> Wire:
+    """The section's heading, canvas, upload with its examples, and outputs."""
+    gr.Markdown(
+        "## Read a number\nEvery digit, left to right, by both models in one batch each; a digit where they "
+        f"disagree, or either is under {UNSURE_BELOW:.0%} sure, is outlined for a second look."
+    )
+    with gr.Row():
+        with gr.Column():
+            with gr.Tab("Draw a number"):
+                # room for four digits as tall as the one-digit canvas's
+                sketch = canvas(800, "Write a number", "number_sketchpad")
+            with gr.Tab("Upload a number"):
+                upload = image_upload("Upload a number", "number_upload")
+                gr.Examples(
+                    examples=NUMBER_EXAMPLES, inputs=upload, label="Examples: a drawn and a photographed number"
+                )
+            gr.ClearButton([sketch, upload], value="Clear the number")
+        with gr.Column():
+            summary = gr.Markdown(NUMBER_HINT, elem_id="number_summary")
+            views = gr.HTML(label="Each digit as the models see it (28x28)", elem_id="number_views")
+            with gr.Accordion("As the API returns it (JSON)", open=False):
+                reading = gr.JSON(elem_id="number_json")
+    outputs = [reading, views, summary]
+    page.sketchpads.append(sketch)
+
+    def from_sketch(value: dict | None) -> list[segmentation.Digit]:
+        return number_from_sketch(value, sketch)
+
+    def read_number(value: dict | None) -> tuple:
+        return read_digits(number_from_upload(value))
+
+    def read_number_sketch(value: dict | None) -> tuple:
+        return read_digits(from_sketch(value))
+
+    def wire() -> None:
+        hint = (None, "", NUMBER_HINT)
+        page_events = {"outputs": outputs, **PAGE_EVENT}
+        sketch.change(
+            events.guarded(read_number_sketch, no_digit=hint), sketch, trigger_mode="always_last", **page_events
+        )
+        upload.change(events.guarded(read_number, no_digit=hint), upload, **page_events)
+        api = {"outputs": outputs, "preprocess": False}
+        gr.Button(visible=False).click(events.guarded(read_number), upload, api_name="read_number", **api)
+        gr.Button(visible=False).click(
+            events.guarded(read_number_sketch), sketch, api_name="read_number_sketch", **api
+        )
+
+    return wire

@@ -1,0 +1,73 @@
+"""What the page's sections share, and the one interface every section has.
+
+Each section is a module with `layout(page) -> wire`: called inside app.py's `gr.Blocks`, where the section sits on
+the page, it builds the section's components and returns a function that wires its events. app.py lays out every
+section in page order, then wires them all, so that one section's events can reach another's components (a new
+digit refreshes "Why they differ").
+"""
+
+import base64
+import dataclasses
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+HINT = "Draw a digit on the canvas, or upload a photo of one."
+# The page's own events: inputs reach our functions undecoded and are read by uploads.py, so every event (anyone
+# can call the private ones through the queue) gets the same limits and messages as the API.
+PAGE_EVENT = {"show_progress": "hidden", "api_visibility": "private", "preprocess": False}
+
+Wire = Callable[[], None]
+
+
+@dataclasses.dataclass
+class Page:
+    """The weights folder and metrics the page describes, and the components that sections share."""
+
+    weights_dir: Path
+    metrics: dict
+    current_digit: gr.State = None  # the page's 28x28 input, for "Why they differ"
+    digit_upload: gr.Image = None  # the one-digit upload box, which /explain reads too
+    why_refresh: dict = dataclasses.field(default_factory=dict)  # the event that redraws "Why they differ"
+    sketchpads: list = dataclasses.field(default_factory=list)  # every canvas, for the upload janitor
+
+
+def canvas(width: int, label: str, elem_id: str) -> gr.Sketchpad:
+    """A fixed-size drawing canvas 400 px high, one black brush as thick as MNIST's strokes at that scale."""
+    return gr.Sketchpad(
+        type="numpy",
+        image_mode="RGBA",
+        canvas_size=(width, 400),
+        fixed_canvas=True,
+        brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+        layers=False,
+        transforms=(),
+        label=label,
+        elem_id=elem_id,
+    )
+
+
+def image_upload(label: str, elem_id: str) -> gr.Image:
+    """An upload box for one image file, or one pasted from the clipboard."""
+    return gr.Image(type="filepath", sources=["upload", "clipboard"], label=label, elem_id=elem_id)
+
+
+def image_html(pixels: np.ndarray, alt: str, width: int, style: str = "") -> str:
+    """A uint8 picture as an inline PNG shown `width` px wide, unsmoothed, so no file is written per request."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return (
+        f'<img src="data:image/png;base64,{data}" alt="{alt}" '
+        f'style="width:{width}px;image-rendering:pixelated;{style}">'
+    )
+
+
+def preview_html(digit: np.ndarray, width: int = 168) -> str:
+    """The 28x28 input, enlarged."""
+    return image_html(np.round(digit * 255).astype(np.uint8), "28x28 input", width, "border:1px solid #888")

@@ -1,0 +1,252 @@
+"""The "Why they differ" section (explain.py's wiring): evidence maps, the inside of each network, the stress test,
+the experiments and the mistakes gallery; and the /explain endpoint.
+"""
+
+import json
+
+import gradio as gr
+import numpy as np
+
+import model_defs
+from digit_studio import answers
+from digit_studio.core import explain
+from digit_studio.web import events
+from digit_studio.web.page import HINT, Page, Wire, image_html, preview_html
+
+# The experiments describe the committed weights, so they are read from the repository's weights/ (not WEIGHTS_REPO).
+ROBUSTNESS = json.loads((model_defs.WEIGHTS_DIR / "robustness.json").read_text())
+STRESS_NAMES = tuple(explain.STRESS_LIMITS)
+MISTAKE_KINDS = {
+    "only the CNN right": lambda cnn_right, linear_right: cnn_right & ~linear_right,
+    "only the dense network right": lambda cnn_right, linear_right: ~cnn_right & linear_right,
+    "both wrong": lambda cnn_right, linear_right: ~cnn_right & ~linear_right,
+    "all the CNN's mistakes": lambda cnn_right, linear_right: ~cnn_right,
+    "all the dense network's mistakes": lambda cnn_right, linear_right: ~linear_right,
+}
+
+
+def load_mistakes() -> dict[str, list[tuple[np.ndarray, str]]]:
+    """The mistakes gallery: for each kind, (digit as float 28x28, caption) for each test digit of that kind."""
+    with np.load(model_defs.WEIGHTS_DIR / "mistakes.npz") as data:
+        found = {key: data[key] for key in data.files}
+    right = {name: found[name] == found["label"] for name in model_defs.MODEL_NAMES}
+    return {
+        kind: [
+            (
+                found["image"][i].astype(np.float32) / 255,
+                f"test #{found['index'][i]}: {found['label'][i]}; CNN {found['cnn'][i]}, dense {found['linear'][i]}",
+            )
+            for i in np.flatnonzero(select(right["cnn"], right["linear"]))
+        ]
+        for kind, select in MISTAKE_KINDS.items()
+    }
+
+
+MISTAKES = load_mistakes()
+
+
+def stressed(digit: np.ndarray, settings: tuple) -> np.ndarray:
+    """The digit as the stress controls leave it; a control out of its range is the user's error."""
+    try:
+        return explain.stress(digit, **dict(zip(STRESS_NAMES, settings, strict=True)))
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+
+
+def explanation(digit: np.ndarray) -> dict:
+    """Both models' label, confidence and evidence map for one 28x28 input."""
+    return {name: explain.evidence(answers.MODELS[name], digit) for name in model_defs.MODEL_NAMES}
+
+
+def explain_json(digit: np.ndarray) -> tuple[dict, str]:
+    """/explain: the input and each model's label, confidence and evidence map as JSON, and the maps as HTML."""
+    results = explanation(digit)
+    answer = {"input": np.round(digit, 4).tolist()}
+    for name, result in results.items():
+        answer[name] = {
+            "label": model_defs.CLASS_NAMES[result["label"]],
+            "confidence": result["confidence"],
+            "saliency": np.round(result["saliency"], 5).tolist(),
+        }
+    return answer, evidence_html(digit, results)
+
+
+def evidence_html(digit: np.ndarray, results: dict) -> str:
+    """The input and both evidence maps side by side, each titled with the model's answer."""
+    figures = [
+        f"<figure style='margin:0'>{preview_html(digit)}<figcaption>what the models see</figcaption></figure>"
+    ]
+    for name, result in results.items():
+        picture = image_html(explain.overlay(digit, result["saliency"]), f"{name} evidence", 168)
+        caption = f"{model_defs.MODEL_TITLES[name]}: {result['label']} ({result['confidence']:.1%})"
+        figures.append(f"<figure style='margin:0'>{picture}<figcaption>{caption}</figcaption></figure>")
+    legend = (
+        "<p style='margin:4px 0 0'><b style='color:#e0261a'>red</b>: ink that pushed the model toward its answer; "
+        "<b style='color:#2673ff'>blue</b>: ink that pushed against it (each map on its own scale). Occlusion: "
+        "each 2x2 block of ink is blanked in turn, and the map shows how much less sure the model became.</p>"
+    )
+    return f"<div style='display:flex;gap:16px;flex-wrap:wrap'>{''.join(figures)}</div>{legend}"
+
+
+def insides_html(digit: np.ndarray) -> str:
+    """The CNN's two layers of feature maps and the dense network's most active first-layer units."""
+    first, second = explain.feature_grids(explain.feature_maps(answers.MODELS["cnn"], digit))
+    units = explain.active_units(answers.MODELS["linear"], digit)
+    unit_text = ", ".join(f"#{unit['unit']} ({unit['activation']:.1f})" for unit in units)
+    return (
+        "<p><b>CNN, first convolution</b>: 32 maps of 28x28, one per 5x5 filter, brighter where it responds.</p>"
+        + image_html(first, "CNN first-layer feature maps", first.shape[1])
+        + "<p><b>CNN, second convolution</b>: 48 maps of 10x10, each combining the first layer's maps nearby.</p>"
+        + image_html(second, "CNN second-layer feature maps", second.shape[1])
+        + f"<p><b>Dense network</b>: its {len(units)} most active first-layer units ({unit_text}), each drawn as its "
+        "784 weights: red pixels add to the unit, blue subtract, wherever the ink falls.</p>"
+        + image_html(explain.template_grid(units), "dense first-layer templates", min(900, len(units) * 115))
+    )
+
+
+def why_view(digit: np.ndarray | None, is_open: bool, *settings) -> tuple:
+    """The whole section for the current input under the stress controls; skipped while the section is closed."""
+    if not is_open:
+        return (gr.skip(),) * 4
+    if digit is None:
+        return None, None, f"<p>{HINT}</p>", ""
+    moved = stressed(digit, settings)
+    results = explanation(moved)
+    cnn, linear = (answers.answer(results[name]["probabilities"])["confidences"] for name in model_defs.MODEL_NAMES)
+    return cnn, linear, evidence_html(moved, results), insides_html(moved)
+
+
+def stress_answers(digit: np.ndarray | None, *settings) -> tuple:
+    """Both models' answers for the stressed input, fast enough to follow a slider as it moves."""
+    if digit is None:
+        return None, None
+    moved = stressed(digit, settings)[None, :, :, None]
+    return tuple(answers.answer(answers.predict(name, moved)[0])["confidences"] for name in model_defs.MODEL_NAMES)
+
+
+def robustness_markdown(metrics: dict) -> str:
+    accuracy, permuted = ROBUSTNESS["accuracy"], ROBUSTNESS.get("permuted_pixels")
+    shown = {"shift": (0, 4, 6, 8), "rotation": (0, 15, 30, 45)}
+    header = " | ".join(
+        f"{kind} {value}{' px' if kind == 'shift' else '°'}" for kind, values in shown.items() for value in values
+    )
+    rows = []
+    for name in model_defs.MODEL_NAMES:
+        cells = [
+            f"{accuracy[name][kind][ROBUSTNESS[axis].index(value)]:.1%}"
+            for (kind, values), axis in zip(shown.items(), ("shift_px", "rotation_deg"), strict=True)
+            for value in values
+        ]
+        rows.append(f"| {model_defs.MODEL_TITLES[name]} | " + " | ".join(cells) + " |")
+    if permuted:
+        committed_epochs = {name: entry["recipe"]["epochs"] for name, entry in metrics.items()}
+        scores = ", ".join(
+            f"{model_defs.MODEL_TITLES[n]} {permuted['unpermuted_test_accuracy'][n]:.2%} → "
+            f"{permuted['test_accuracy'][n]:.2%}"
+            + (
+                f" ({permuted['epochs'][n]} epochs instead of {committed_epochs[n]})"
+                if permuted["epochs"][n] != committed_epochs[n]
+                else ""
+            )
+            for n in model_defs.MODEL_NAMES
+        )
+        permuted_text = (
+            f"**Pixels shuffled.** Both architectures retrained on MNIST with one fixed permutation of the 784 pixels "
+            f"(seed {permuted['permutation_seed']}): {scores}. A dense network's first layer sees every pixel "
+            "alike, so shuffling them changes nothing it can use; the CNN's neighbourhoods no longer mean anything."
+        )
+    else:
+        permuted_text = "**Pixels shuffled:** not measured yet (see `robustness.py`)."
+    return (
+        f"Accuracy on all {ROBUSTNESS['test_images']:,} MNIST test digits, moved without re-centring "
+        f"(`{ROBUSTNESS['command']}`):\n\n| model | {header} |\n|---|"
+        + "---|" * 8
+        + "\n"
+        + "\n".join(rows)
+        + "\n\n"
+        + permuted_text
+    )
+
+
+def mistakes_gallery(kind: str) -> list[tuple[np.ndarray, str]]:
+    return [(explain.enlarge(digit, 3), caption) for digit, caption in MISTAKES[kind]]
+
+
+def pick_mistake(kind: str, selected: gr.SelectData) -> np.ndarray:
+    """The clicked gallery digit becomes the section's input."""
+    try:
+        return MISTAKES[kind][int(selected.index)][0]
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise gr.Error("That gallery entry does not exist; pick a digit from the gallery.") from None
+
+
+def explain_endpoint(value: dict | None) -> tuple[dict, str]:
+    """/explain: an uploaded image's 28x28 input and both models' evidence maps, as JSON and as HTML."""
+    return explain_json(events.digit_from_upload(value))
+
+
+def layout(page: Page) -> Wire:
+    """The "Why they differ" accordion; its refresh becomes page.why_refresh, chained after each new input."""
+    is_open = gr.State(False)
+    with gr.Accordion("Why they differ", open=False, elem_id="why") as accordion:
+        gr.Markdown(
+            "Where each model found its evidence, what is inside each network, and where each breaks: move the "
+            "input with the controls (after preprocessing, without re-centring) and watch both answers."
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                sliders = [
+                    gr.Slider(
+                        low,
+                        high,
+                        value=identity,
+                        step=0.05 if name == "scale" else 0.5 if name == "thickness" else 1,
+                        label=explain.STRESS_TITLES[name],
+                        elem_id=f"stress_{name}",
+                    )
+                    for name, (low, high, identity) in explain.STRESS_LIMITS.items()
+                ]
+                reset = gr.Button("Reset to the input as drawn", elem_id="stress_reset")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    cnn = gr.Label(num_top_classes=3, label=model_defs.MODEL_TITLES["cnn"], elem_id="why_cnn")
+                    linear = gr.Label(num_top_classes=3, label=model_defs.MODEL_TITLES["linear"], elem_id="why_linear")
+                maps = gr.HTML(f"<p>{HINT}</p>", elem_id="why_maps")
+        insides = gr.HTML(elem_id="why_insides")
+        gr.Markdown("### The experiments\n" + robustness_markdown(page.metrics))
+        gr.Image(str(model_defs.WEIGHTS_DIR / "robustness.png"), label="Accuracy under shift and rotation", buttons=[])
+        gr.Markdown("### Mistakes on the test set (click one to explain it above)")
+        kind = gr.Radio(list(MISTAKES), value=next(iter(MISTAKES)), label="Show the test digits where")
+        gallery = gr.Gallery(mistakes_gallery(kind.value), columns=10, height=260, label="Mistakes", buttons=[])
+
+    private = {"show_progress": "hidden", "api_visibility": "private"}
+    page.why_refresh.update(
+        fn=events.guarded(why_view),
+        inputs=[page.current_digit, is_open, *sliders],
+        outputs=[cnn, linear, maps, insides],
+        **private,
+    )
+
+    def wire() -> None:
+        refresh = page.why_refresh
+        accordion.expand(lambda: True, None, is_open, **private).then(**refresh)
+        accordion.collapse(lambda: False, None, is_open, **private)
+        for slider in sliders:
+            slider.input(
+                events.guarded(stress_answers),
+                [page.current_digit, *sliders],
+                [cnn, linear],
+                trigger_mode="always_last",
+                **private,
+            )
+            slider.release(**refresh, trigger_mode="always_last")
+        identity = [value for _, _, value in explain.STRESS_LIMITS.values()]
+        reset.click(lambda: identity, None, sliders, **private).then(**refresh)
+        kind.change(mistakes_gallery, kind, gallery, **private)
+        gallery.select(pick_mistake, kind, page.current_digit, **private).then(**refresh)
+        explain_outputs = [gr.JSON(visible=False), gr.HTML(visible=False)]
+        gr.Button(visible=False).click(
+            events.guarded(explain_endpoint), page.digit_upload, explain_outputs, api_name="explain", preprocess=False
+        )
+
+    return wire
