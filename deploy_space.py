@@ -6,8 +6,9 @@
 
 The files are app.py, model_defs.py, the digit_studio package, requirements.txt, README.md, weights/ and examples/:
 no tests, benchmarks, experiments, docs or training code. huggingface_hub sends the binaries through the Hub's
-large-file storage by itself. Files already on the Space that are not in the list are deleted in the same commit. --weights-repo sets the Space variable WEIGHTS_REPO (app.py then serves that model repo's
-weights) and names the repo under `models:` in the uploaded README; --weights-revision sets WEIGHTS_REVISION.
+large-file storage by itself. Files already on the Space that are not in the list are deleted in the same commit.
+--weights-repo sets the Space variable WEIGHTS_REPO (app.py then serves that model repo's weights) and names the
+repo under `models:` in the uploaded README; --weights-revision sets WEIGHTS_REVISION.
 Needs a token with write access (`hf auth login`, or HF_TOKEN). Any failure is one line and a non-zero status
 that says what had already changed on the Hub.
 """

@@ -38,10 +38,9 @@ except (ImportError, ValueError) as error:  # KERAS_BACKEND names a backend that
     sys.exit(f"train.py: error: Keras cannot start the {os.environ.get('KERAS_BACKEND')!r} backend: {error}")
 from keras import layers
 
-import handwriting_styles
-import mnist_data
 import model_defs
 from digit_studio import hub
+from digit_studio.core import handwriting_styles, mnist_data
 
 # Augmentation is in degrees and fractions of the image. With ema_momentum the optimizer keeps an exponential
 # moving average of the weights, and that average is what gets saved. clean_epochs: more epochs after those, on the

@@ -1,9 +1,9 @@
 """How fast the digit studio is, in one run: the app's own work in-process, each model's batch throughput,
 and the served API beside a trivial endpoint of the same server.
 
-    python benchmarks/bench.py            # about 3 minutes on 2 cores
-    python benchmarks/bench.py --quick    # tiny counts, under a minute: CI runs it so that it keeps working
-    python benchmarks/bench.py --json-only  # in-process and the JSON route's rows only, about a minute
+    python -m benchmarks.bench              # about 3 minutes on 2 cores
+    python -m benchmarks.bench --quick      # tiny counts, under a minute: CI runs it so that it keeps working
+    python -m benchmarks.bench --json-only  # in-process and the JSON route's rows only, about a minute
 
 Writes bench.json and bench.md to benchmarks/results/ (or --output-dir) and prints the markdown.
 It starts `python app.py` on a free port of 127.0.0.1 with DIGIT_STUDIO_BENCH=1, which adds the undocumented
@@ -22,34 +22,28 @@ import io
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gradio
+import httpx
+import keras
 import numpy as np
+from gradio_client import Client, handle_file
 from PIL import Image
 
+import app  # noqa: F401  loads both models, as the server does
+import model_defs
+from digit_studio import answers
+from digit_studio.core import mnist_data, preprocess, synthetic
+from digit_studio.local_server import start_app, stop_app
+from digit_studio.web import digit_section, events, number_section, why_section
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-
-import gradio  # noqa: E402
-import httpx  # noqa: E402
-import keras  # noqa: E402
-from gradio_client import Client, handle_file  # noqa: E402
-
-import app  # noqa: E402  loads both models, as the server does
-import mnist_data  # noqa: E402
-import model_defs  # noqa: E402
-import number_page  # noqa: E402
-import preprocess  # noqa: E402
-import serving  # noqa: E402
-import synthetic  # noqa: E402
-import why_page  # noqa: E402
-from conftest import MNIST_SUBSET, start_app, stop_app  # noqa: E402
-
+MNIST_SUBSET = REPO / "tests" / "data" / "mnist-test-first-1000"
 BATCH_SIZE = 256
 API_BATCH_SIZE = 64
 CLIENT_COUNTS = (1, 4, 16)
@@ -98,12 +92,12 @@ def machine() -> dict:
 
 def digit_and_outputs(to_digit, value) -> tuple:
     """All the app's work on one input, as the page and the API do it: preprocessing, both models, the outputs."""
-    return serving.describe(to_digit(value))
+    return digit_section.describe(to_digit(value))
 
 
 def read_number(sketch: dict) -> tuple:
     """A number as the page and the API read it: its digits found, both models on all of them in one batch each."""
-    return number_page.read_digits(number_page.number_from_sketch(sketch))
+    return number_section.read_digits(number_section.number_from_sketch(sketch))
 
 
 def in_process(
@@ -111,8 +105,8 @@ def in_process(
 ) -> dict:
     """The app's own functions, called directly: no server, no HTTP."""
     cases = {
-        "digit_28": (serving.digit_from_upload, {"path": str(digit_path)}),
-        "sketch_800": (app.digit_from_sketch, sketch),
+        "digit_28": (events.digit_from_upload, {"path": str(digit_path)}),
+        "sketch_800": (events.digit_from_sketch, sketch),
         "photo_800": (preprocess.preprocess_image, photo),
     }
     results = {"preprocess_ms": {}, "with_models_ms": {}, "model_ms": {}, "batch_images_per_s": {}}
@@ -123,14 +117,14 @@ def in_process(
     # "Why they differ": both evidence maps, and one stress-test update (transform + both answers), for one digit
     stress_settings = (3, -2, 20, 1.2, 0.5)  # shift x, y, rotation, scale, thickness: every transform at once
     results["why_ms"] = {
-        "evidence_maps": spread(time_calls(counts["repeats"], why_page.explanation, digits[0])),
-        "stress_update": spread(time_calls(counts["repeats"], why_page.stress_answers, digits[0], *stress_settings)),
+        "evidence_maps": spread(time_calls(counts["repeats"], why_section.explanation, digits[0])),
+        "stress_update": spread(time_calls(counts["repeats"], why_section.stress_answers, digits[0], *stress_settings)),
     }
     results["number_ms"] = spread(time_calls(counts["repeats"], read_number, number))
     one, batch = digits[:1, ..., None], digits[:BATCH_SIZE, ..., None]
     for name in model_defs.MODEL_NAMES:
-        results["model_ms"][name] = spread(time_calls(counts["repeats"], serving.predict, name, one))
-        batch_ms = time_calls(counts["batch_repeats"], serving.predict, name, batch)
+        results["model_ms"][name] = spread(time_calls(counts["repeats"], answers.predict, name, one))
+        batch_ms = time_calls(counts["batch_repeats"], answers.predict, name, batch)
         results["batch_images_per_s"][name] = BATCH_SIZE / (float(np.median(batch_ms)) / 1000)
     return results
 
@@ -421,7 +415,7 @@ def main() -> None:
         synthetic.make("transparent_sketch", 3).save(layer_path)  # the app reads a sketch's files, as the API sends
         sketch = {"background": None, "layers": [{"path": str(layer_path)}], "composite": None}
         number_path = Path(folder) / "number.png"
-        synthetic.drawn_number("2026").save(number_path)  # issue 9: 4 digits on the 800x400 canvas
+        synthetic.drawn_number("2026").save(number_path)  # 4 digits on the 800x400 canvas
         number = {"background": None, "layers": [{"path": str(number_path)}], "composite": None}
         report["in_process"] = in_process(counts, digit_path, sketch, photo, digits, number)
         report["served"] = served(counts, digit_path, batch, args.json_only)

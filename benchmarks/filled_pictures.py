@@ -21,37 +21,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-import handwriting_styles
-import mnist_data
 import model_defs
-import preprocess
+from digit_studio import answers
+from digit_studio.core import handwriting_styles, mnist_data, preprocess, synthetic
+from digit_studio.core.synthetic import dark_on_white, enlarged, ink_box
 
 CANVAS_SIDE = 800  # the Sketchpad's canvas
 BRUSH = 18  # px, the Sketchpad's brush
-
-
-def ink_box(digit: np.ndarray, margin: int = 0) -> np.ndarray:
-    """The digit cropped to the box of its nonzero pixels, with `margin` px of black around it."""
-    rows, columns = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
-    crop = digit[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
-    return np.pad(crop, margin)
-
-
-def enlarged(ink: np.ndarray, height: int) -> Image.Image:
-    """White-on-black ink as an 8-bit grey picture `height` px high, keeping its aspect ratio."""
-    image = Image.fromarray(ink)
-    return image.resize((max(1, round(image.width * height / image.height)), height), Image.Resampling.BICUBIC)
-
-
-def dark_on_white(image: Image.Image) -> Image.Image:
-    return Image.eval(image, lambda value: 255 - value)
-
-
-def sketch_layer(image: Image.Image) -> Image.Image:
-    """Black ink whose alpha is the picture, transparent elsewhere, as the Sketchpad sends a layer."""
-    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
-    layer.putalpha(image)
-    return layer
 
 
 def preparations(digit: np.ndarray) -> dict[str, Image.Image]:
@@ -70,8 +46,10 @@ def preparations(digit: np.ndarray) -> dict[str, Image.Image]:
             enlarged(ink_box(digit), height)
         )
     prepared["cropped to the ink's box with a 2 px margin, 32 px high"] = dark_on_white(enlarged(ink_box(digit, 2), 32))
-    prepared["28x28 as a transparent sketch layer, enlarged to 400 px"] = sketch_layer(enlarged(digit, 400))
-    prepared["cropped to the ink's box as a sketch layer, 400 px high"] = sketch_layer(enlarged(ink_box(digit), 400))
+    prepared["28x28 as a transparent sketch layer, enlarged to 400 px"] = synthetic.as_layer(enlarged(digit, 400))
+    prepared["cropped to the ink's box as a sketch layer, 400 px high"] = synthetic.as_layer(
+        enlarged(ink_box(digit), 400)
+    )
     return prepared
 
 
@@ -87,7 +65,7 @@ def brush_drawing(label: int, seed: int) -> Image.Image:
     scale = (CANVAS_SIDE - BRUSH) / (high - low)  # each axis on its own: the ink reaches every edge
     paths = [(path - low) * scale + BRUSH / 2 for path in paths]
     mask = handwriting_styles.draw(paths, (CANVAS_SIDE, CANVAS_SIDE), (0, 0), BRUSH, 2)
-    return sketch_layer(mask)
+    return synthetic.as_layer(mask)
 
 
 def read(models: dict, images: list[Image.Image]) -> dict[str, np.ndarray]:
@@ -100,8 +78,8 @@ def read(models: dict, images: list[Image.Image]) -> dict[str, np.ndarray]:
         except preprocess.NoDigitError:
             digits.append(np.zeros((preprocess.FIELD_SIZE, preprocess.FIELD_SIZE), np.float32))
             found.append(False)
-    batch = np.stack(digits)[..., None]
-    return {name: np.where(found, model.predict_on_batch(batch).argmax(axis=1), -1) for name, model in models.items()}
+    batch = np.stack(digits)
+    return {name: np.where(found, answers.predicted_digits(model, batch), -1) for name, model in models.items()}
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """Both committed models on the handwriting check set, style by style (handwriting_styles.py).
 
-    python benchmarks/handwriting_accuracy.py                    # the committed weights/, about half a minute
-    python benchmarks/handwriting_accuracy.py --weights-dir DIR  # other weights with their metrics.json
-    python benchmarks/handwriting_accuracy.py --sheet out.png    # also a picture of the first drawings of each style
-    python benchmarks/handwriting_accuracy.py --validation --weights-dir DIR  # other drawings, to choose a recipe on
+    python -m benchmarks.handwriting_accuracy                    # the committed weights/, about half a minute
+    python -m benchmarks.handwriting_accuracy --weights-dir DIR  # other weights with their metrics.json
+    python -m benchmarks.handwriting_accuracy --sheet out.png    # also a picture of the first drawings of each style
+    python -m benchmarks.handwriting_accuracy --validation --weights-dir DIR  # other drawings, to choose a recipe on
 
 Prints a markdown table: per style, its digits, how many drawings, each model's accuracy and the CNN's
 most frequent wrong answer.
@@ -11,18 +11,15 @@ most frequent wrong answer.
 
 import argparse
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import handwriting_styles  # noqa: E402
-import model_defs  # noqa: E402
+import model_defs
+from digit_studio import answers
+from digit_studio.core import handwriting_styles
 
 SHEET_COLUMNS = 10
 CELL = 96  # px per drawing on the sheet
@@ -31,7 +28,7 @@ CELL = 96  # px per drawing on the sheet
 def predictions(weights_dir: Path, images: np.ndarray) -> dict[str, np.ndarray]:
     trained = json.loads((weights_dir / model_defs.METRICS_FILE).read_text())["models"]
     models = {name: model_defs.load_model(name, weights_dir) for name in model_defs.MODEL_NAMES if name in trained}
-    return {name: np.argmax(model.predict_on_batch(images[..., None]), axis=1) for name, model in models.items()}
+    return {name: answers.predicted_digits(model, images) for name, model in models.items()}
 
 
 def table(labels: np.ndarray, styles: np.ndarray, predicted: dict[str, np.ndarray]) -> str:

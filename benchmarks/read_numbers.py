@@ -1,10 +1,10 @@
 """How well the app reads whole numbers: numbers composed from real MNIST digits, read as the app reads them.
 
-    python benchmarks/read_numbers.py                      # 500 4-digit numbers of each kind, MNIST test digits
-    python benchmarks/read_numbers.py --split train        # the same on training digits: where thresholds were chosen
-    python benchmarks/read_numbers.py --spacing touching   # digits whose ink touches or overlaps (the stretch goal)
+    python -m benchmarks.read_numbers                      # 500 4-digit numbers of each kind, MNIST test digits
+    python -m benchmarks.read_numbers --split train        # the same on training digits: where thresholds were chosen
+    python -m benchmarks.read_numbers --spacing touching   # digits whose ink touches or overlaps (the stretch goal)
 
-Each number is tests/synthetic.py's mnist_number: random MNIST digits of 75-100% of one height, on baselines
+Each number is digit_studio/core/synthetic.py's mnist_number: random MNIST digits of 75-100% of one height, on baselines
 within ±10% of it, with gaps of 15-50% of the height ("ordinary"), as a transparent sketch layer and as a JPEG
 photo of paper. Each goes through segmentation.digits_in_image, then both models in one batch each.
 Prints, per kind, how often the digit count is right and how often each model reads the whole number right.
@@ -12,18 +12,12 @@ About 1 minute per 500 numbers on 2 cores.
 """
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests")]
-
-import model_defs  # noqa: E402
-import preprocess  # noqa: E402
-import segmentation  # noqa: E402
-import synthetic  # noqa: E402
+import model_defs
+from digit_studio import answers
+from digit_studio.core import preprocess, segmentation, synthetic
 
 
 def read(models: dict, image) -> dict[str, str]:
@@ -32,10 +26,9 @@ def read(models: dict, image) -> dict[str, str]:
         digits = segmentation.digits_in_image(image)
     except (preprocess.NoDigitError, preprocess.BadImageError):
         return dict.fromkeys(models, "")
-    batch = np.stack([digit.image for digit in digits])[..., None]
+    batch = np.stack([digit.image for digit in digits])
     return {
-        name: "".join(str(label) for label in model.predict_on_batch(batch).argmax(axis=1))
-        for name, model in models.items()
+        name: "".join(str(label) for label in answers.predicted_digits(model, batch)) for name, model in models.items()
     }
 
 

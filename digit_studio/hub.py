@@ -1,13 +1,12 @@
 """The studio's Hugging Face Hub code: the served weights downloaded from a model repo (app.py), trained ones uploaded
 to it with a model card (train.py), and the Space deployed in one commit (deploy_space.py).
 
-huggingface_hub is imported where it is used: the app on the committed weights never needs it.
+huggingface_hub, and model_defs with Keras, are imported where they are used: the app on the committed weights never
+needs the first, and deploying a Space needs neither.
 """
 
 import os
 from pathlib import Path
-
-import model_defs
 
 
 def first_line(error: Exception) -> str:
@@ -17,6 +16,8 @@ def first_line(error: Exception) -> str:
 def weights_dir() -> Path:
     """weights/ (or the folder WEIGHTS_DIR names) by default; a snapshot of WEIGHTS_REPO on the Hub when that is set
     (at WEIGHTS_REVISION, if set)."""
+    import model_defs
+
     repo_id = os.environ.get("WEIGHTS_REPO")
     if not repo_id:
         return Path(os.environ.get("WEIGHTS_DIR", model_defs.WEIGHTS_DIR))
@@ -32,6 +33,7 @@ def weights_dir() -> Path:
     except Exception as error:  # offline, unknown repo or revision, no permission: all end the same way
         raise model_defs.WeightsError(f"cannot download weights from {repo_id}: {first_line(error)}") from None
     return Path(folder)
+
 
 MODEL_CARD = """---
 library_name: keras
@@ -59,6 +61,8 @@ class UploadError(Exception):
 def push_to_hub(repo_id: str, output_dir: Path, metrics: dict, files: list[str]) -> None:
     """Upload files (names in output_dir) to the model repo repo_id, with a model card from metrics."""
     import huggingface_hub
+
+    import model_defs
 
     rows = "\n".join(
         f"| {entry['title']} | {entry['parameters']:,} | {accuracy:.2%} | {images} |"

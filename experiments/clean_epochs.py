@@ -20,22 +20,22 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import handwriting_styles
-import mnist_data
 import model_defs
 import train
+from digit_studio import answers
+from digit_studio.core import handwriting_styles, mnist_data
 
 
 def worst_style(model: keras.Model, drawings: tuple) -> str:
     images, labels, styles = drawings
-    answers = np.argmax(model.predict(images, batch_size=1000, verbose=0), axis=1)
-    accuracy = handwriting_styles.accuracy_by_style(answers, labels, styles)
+    predicted = answers.predicted_digits(model, images[..., 0])
+    accuracy = handwriting_styles.accuracy_by_style(predicted, labels, styles)
     name = min(accuracy, key=accuracy.get)
     return f"{accuracy[name]:.0%} ({name})"
 
 
 def accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> str:
-    return f"{np.mean(np.argmax(model.predict(images, batch_size=1000, verbose=0), axis=1) == labels):.2%}"
+    return f"{np.mean(answers.predicted_digits(model, images[..., 0]) == labels):.2%}"
 
 
 def main() -> None:

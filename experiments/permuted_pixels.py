@@ -20,9 +20,9 @@ import keras
 import numpy as np
 from keras import layers
 
-import mnist_data
 import model_defs
 import train
+from digit_studio.core import mnist_data
 
 
 def pixel_permutation(seed: int) -> np.ndarray:

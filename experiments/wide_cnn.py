@@ -13,8 +13,8 @@ models' entries, and redraws curves.png with it.
 
 import sys
 
-import mnist_data
 import train
+from digit_studio.core import mnist_data
 
 RECIPE = {"epochs": 5, "batch_size": 128, "learning_rate": 1e-3, "schedule": "constant"}
 

@@ -19,8 +19,8 @@ import numpy as np
 from gradio_client import handle_file
 from PIL import Image
 
-import mnist_data
 from conftest import MNIST_SUBSET
+from digit_studio.core import mnist_data
 
 # Pieces of the app's messages; the case passes when the message holds its piece.
 NOT_IMAGE = "not an image this app can read"

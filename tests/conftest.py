@@ -1,24 +1,17 @@
 """Shared fixtures: paths, a tiny IDX writer, the committed models, and the running app."""
 
 import gzip
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+import model_defs
+from digit_studio.core import mnist_data
+from digit_studio.core.synthetic import MNIST_DIR as SHARED_MNIST
+from digit_studio.local_server import start_app, stop_app
 
-import mnist_data  # noqa: E402
-import model_defs  # noqa: E402
-from synthetic import MNIST_DIR as SHARED_MNIST  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 MNIST_SUBSET = REPO / "tests" / "data" / "mnist-test-first-1000"
 
@@ -29,17 +22,6 @@ def write_idx(path: Path, array: np.ndarray) -> Path:
     with gzip.GzipFile(path, "wb", mtime=0) as handle:
         handle.write(header + array.astype(np.uint8).tobytes())
     return path
-
-
-def classify_batch(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Predicted digits for uint8 N x 28 x 28 images, fed as train.py feeds them."""
-    import keras
-
-    predictions = []
-    for start in range(0, len(images), batch_size):
-        batch = (images[start : start + batch_size].astype("float32") / 255.0)[..., None]
-        predictions.append(np.argmax(keras.ops.convert_to_numpy(model(batch, training=False)), axis=1))
-    return np.concatenate(predictions)
 
 
 @pytest.fixture(scope="session")
@@ -61,47 +43,6 @@ def front_matter(readme: str) -> dict:
     return yaml.safe_load(readme.split("---\n")[1])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_app(env: dict | None = None, timeout: float = 120, cwd: Path = REPO) -> tuple[subprocess.Popen, str]:
-    """Start `python app.py` in cwd as a person would, on a free port; returns the process and its URL."""
-    port = free_port()
-    log = tempfile.TemporaryFile("w+")  # not a pipe: Gradio logs each refused request, and a full pipe stalls the app
-    process = subprocess.Popen(
-        [sys.executable, "app.py"],
-        cwd=cwd,
-        env={**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"app.py exited with {process.returncode}: {log.read()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "config", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.25)
-    process.kill()
-    raise RuntimeError(f"app.py did not answer within {timeout} s")
-
-
-def stop_app(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 @pytest.fixture(scope="session")
 def app_url():
     process, url = start_app()
@@ -120,3 +61,10 @@ def client(app_url):
         yield client
     finally:
         client.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that uses the running app (or the page in Chromium) is in the server tier."""
+    for item in items:
+        if {"app_url", "client", "page"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.server)

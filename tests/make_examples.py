@@ -1,9 +1,9 @@
 """Write the app's example inputs: clean MNIST test digits, and realistic sketches, scans and photos.
 
-    python tests/make_examples.py                       # into examples/, checked with weights/
-    python tests/make_examples.py --weights-dir /tmp/w  # checked with other weights
+    python -m tests.make_examples                       # into examples/, checked with weights/
+    python -m tests.make_examples --weights-dir /tmp/w  # checked with other weights
 
-Each file is named <label>_<kind>.<png|jpg> and made by tests/synthetic.py. For each one, from its
+Each file is named <label>_<kind>.<png|jpg> and made by digit_studio/core/synthetic.py. For each one, from its
 first seed on, the first image that both models read correctly with at least MIN_CONFIDENCE (judged
 on the file as written) is kept, so the examples show what the app does well; the table this prints
 says how sure each model is. The numbers in examples/numbers/ are named <number>_<kind>.<png|jpg>,
@@ -14,19 +14,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 from PIL import Image
 
+import model_defs
+from digit_studio.core import preprocess, segmentation, synthetic
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import keras  # noqa: E402
-
-import model_defs  # noqa: E402
-import preprocess  # noqa: E402
-import segmentation  # noqa: E402
-import synthetic  # noqa: E402
-
 EXAMPLES_DIR = REPO / "examples"
 # (label, kind, first seed to try): four clean MNIST digits, then one of each synthetic kind, all ten digits
 EXAMPLES = [

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-import mnist_data
 import model_defs
-from conftest import MNIST_SUBSET, classify_batch
+from conftest import MNIST_SUBSET
+from digit_studio.answers import predicted_digits
+from digit_studio.core import mnist_data
 
 # Floors that catch a broken retrain, not targets. The CNN's recipe is chosen on held-out training images, so
 # its test figure moves with the seed by about the binomial error of 10,000 digits (0.07 points at 99.5%):
@@ -21,7 +22,7 @@ METRICS = json.loads((model_defs.WEIGHTS_DIR / model_defs.METRICS_FILE).read_tex
 @pytest.mark.parametrize("name", model_defs.MODEL_NAMES)
 def test_full_test_set_accuracy_matches_metrics(name, committed_models, mnist_test):
     images, labels = mnist_test
-    accuracy = np.mean(classify_batch(committed_models[name], images) == labels)
+    accuracy = np.mean(predicted_digits(committed_models[name], images) == labels)
     assert len(labels) == 10_000
     assert accuracy >= REQUIRED_ACCURACY[name]
     assert accuracy == pytest.approx(METRICS[name]["test_accuracy"], abs=0.0002)
@@ -31,7 +32,7 @@ def test_full_test_set_accuracy_matches_metrics(name, committed_models, mnist_te
 def test_committed_subset_accuracy(name, committed_models):
     """Runs on a fresh clone without ../shared: the first 1,000 MNIST test images, committed in tests/data."""
     images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
-    accuracy = np.mean(classify_batch(committed_models[name], images) == labels)
+    accuracy = np.mean(predicted_digits(committed_models[name], images) == labels)
     assert len(labels) == 1000
     assert accuracy >= REQUIRED_SUBSET_ACCURACY[name]
 

@@ -12,12 +12,9 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-import compare_page
-import mnist_data
-import segmentation
-import serving
-import synthetic
 from conftest import MNIST_SUBSET, REPO
+from digit_studio.core import mnist_data, synthetic
+from digit_studio.web import compare_section
 
 EXAMPLES = sorted(path for path in (REPO / "examples").iterdir() if path.suffix in {".png", ".jpg", ".webp"})
 NUMBER_EXAMPLES = sorted((REPO / "examples" / "numbers").iterdir())  # named <number>_<kind>
@@ -53,7 +50,7 @@ def test_comparison_table_shows_what_each_model_was_scored_on(app_url):
     held_out = {**metrics["cnn"], "validation_accuracy": 0.9954, "validation_loss": 0.123, "validation_images": 5000}
     for key in ("test_accuracy", "test_loss"):
         del held_out[key]
-    table = compare_page.comparison_markdown({"cnn": {**held_out, "test_images": 0}}, {"cnn": 1.0})
+    table = compare_section.comparison_markdown({"cnn": {**held_out, "test_images": 0}}, {"cnn": 1.0})
     assert "| 99.54% | 0.1230 | 5,000 validation images |" in table
 
 
@@ -163,12 +160,6 @@ def test_number_examples_are_read_by_both_models(client, path):
     )
     assert all(0.5 < entry[name]["confidence"] <= 1 for entry in reading["digits"] for name in ("cnn", "linear"))
     assert views.count("<img") == len(number) and f"Both models read **{number}**" in summary
-
-
-def test_a_numbers_batch_is_never_split_so_its_second_thread_never_waits_for_a_third():
-    # number_page.read_digits runs the CNN on number_page.CNN_THREAD beside the dense network; a split batch would
-    # wait there for serving.HALVES, which other requests may hold
-    assert segmentation.MAX_DIGITS < serving.SPLIT_BATCH
 
 
 def test_read_number_sketch_and_its_errors(client, tmp_path):

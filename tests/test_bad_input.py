@@ -158,6 +158,7 @@ def test_the_file_route_serves_nothing_outside_the_cache(app_url, path):
         assert not any(secret in response.text for secret in SECRETS.values())
 
 
+@pytest.mark.server
 def test_the_app_refuses_to_start_on_tampered_weights(tmp_path):
     weights = shutil.copytree(REPO / "weights", tmp_path / "weights")
     data = bytearray((weights / "cnn.weights.h5").read_bytes())

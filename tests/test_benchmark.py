@@ -6,7 +6,11 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.server
 
 KINDS, CLIENTS, ENDPOINTS = ("gradio_client", "http"), ("1", "4", "16"), ("/classify", "/trivial")
 ROUTE_KINDS = ("gradio_client", "http", "json")
@@ -14,7 +18,7 @@ ROUTE_KINDS = ("gradio_client", "http", "json")
 
 def test_quick_benchmark_writes_every_figure(tmp_path):
     subprocess.run(
-        [sys.executable, "benchmarks/bench.py", "--quick", "--output-dir", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.bench", "--quick", "--output-dir", str(tmp_path)],
         cwd=REPO,
         check=True,
         capture_output=True,

@@ -1,8 +1,12 @@
 """The real page in Debian's Chromium: draw with the mouse, clear, draw again, upload."""
 
+import io
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import REPO
 
@@ -17,6 +21,8 @@ CHROMIUM_ARGS = [
 ]
 SEVEN = [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)]
 ONE = [(0.5, 0.1), (0.5, 0.9)]
+SCREENSHOTS = Path(tempfile.gettempdir())  # what the page showed, to look at when a test fails
+TOOLBARS_PX = (30, 50)  # a canvas's label and top toolbar, and its tools along the left edge, drawn over it
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +56,43 @@ def draw(page, points: list[tuple[float, float]], pad: str = "#sketchpad", slot:
     for x, y in points[1:]:
         page.mouse.move(left + x * side, top + y * side, steps=10)
     page.mouse.up()
+
+
+def ink(page, pad: str) -> int:
+    """Dark pixels on a canvas as the page shows it, less its toolbars: none when blank, thousands for a stroke."""
+    page.mouse.move(0, 0)  # off the canvas, which outlines the brush under the pointer
+    png = page.locator(f"{pad} canvas").first.screenshot()
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    return int((grey[TOOLBARS_PX[0] :, TOOLBARS_PX[1] :] < 80).sum())
+
+
+def expect_blank(page, pad: str) -> None:
+    for _ in range(20):  # the canvas empties a frame or two after the press
+        if ink(page, pad) == 0:
+            return
+        page.wait_for_timeout(100)
+    page.screenshot(path=SCREENSHOTS / f"not_cleared_{pad[1:]}.png")
+    pytest.fail(f"{pad} still shows {ink(page, pad)} dark pixels after clearing")
+
+
+def wait_until_answered(page, output: str) -> None:
+    """Until no answer has been on its way to `output` for half a second (its status tracker, hidden, shows a timer
+    while one is)."""
+    tracker = page.locator(f"{output} [data-testid='status-tracker']")
+    quiet = 0
+    while quiet < 5:
+        quiet = quiet + 1 if not tracker.text_content().strip() else 0
+        page.wait_for_timeout(100)
+
+
+def expect_cleared(page) -> None:
+    """The one-digit canvas blank, and every answer about it back to the hint: Labels, 28x28 view, "Why they differ"."""
+    expect_blank(page, "#sketchpad")
+    page.locator("#summary", has_text="Draw a digit").wait_for()
+    page.locator("#why_maps", has_text="Draw a digit").wait_for()
+    for label in ("#cnn_label", "#linear_label"):
+        assert page.locator(f"{label} h2").count() == 0
+    assert page.locator("#preview img").count() == 0
 
 
 def expect_both_models_say(page, digit: int) -> None:
@@ -120,3 +163,65 @@ def test_a_number_on_the_wide_canvas(page):
         draw(page, stroke, "#number_sketchpad", (index, 3))
     page.locator("#number_summary", has_text="read 717").wait_for()
     assert page.locator("#number_views img").count() == 3
+
+
+def test_clear_clears_the_digit_every_time(page):
+    """Draw, clear, draw another digit: three times over, nothing of an earlier drawing stays on the canvas or in
+    the answers ("Why they differ" open, so that its maps are checked too). Each Clear once the answers have come;
+    test_clearing_while_answers_are_on_their_way presses it sooner."""
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    if not page.locator("#why_maps").is_visible():
+        page.locator("#why").get_by_text("Why they differ").first.click()
+    page.locator("#sketchpad canvas").first.scroll_into_view_if_needed()
+    clear = page.get_by_role("button", name="Clear", exact=True)
+    for stroke, digit in [(SEVEN, 7), (ONE, 1), (SEVEN, 7), (ONE, 1)]:
+        wait_until_answered(page, "#summary")
+        clear.click()
+        expect_cleared(page)
+        draw(page, stroke)
+        expect_both_models_say(page, digit)
+        page.locator("#why_maps img[alt='cnn evidence']").wait_for()
+        assert ink(page, "#sketchpad") > 1000
+    page.screenshot(path=SCREENSHOTS / "clear_clears_the_digit.png")
+
+
+def test_clear_clears_the_number_every_time(page):
+    """The number's canvas and answers, cleared between numbers of different lengths, four times over."""
+    page.locator("#number_sketchpad canvas").first.scroll_into_view_if_needed()
+    clear = page.get_by_role("button", name="Clear the number", exact=True)
+    for strokes, number in [([ONE, SEVEN], "17"), ([SEVEN], "7"), ([SEVEN, ONE, ONE], "711"), ([SEVEN, ONE], "71")]:
+        wait_until_answered(page, "#number_summary")
+        clear.click()
+        expect_blank(page, "#number_sketchpad")
+        page.locator("#number_summary", has_text="Write a number").wait_for()
+        assert page.locator("#number_views img").count() == 0
+        for index, stroke in enumerate(strokes):
+            draw(page, stroke, "#number_sketchpad", (index, len(strokes)))
+        page.locator("#number_summary", has_text=f"Both models read {number}.").wait_for()
+        assert page.locator("#number_views img").count() == len(number)
+        assert ink(page, "#number_sketchpad") > 1000
+    page.screenshot(path=SCREENSHOTS / "clear_clears_the_number.png")
+
+
+def test_clearing_while_answers_are_on_their_way(page):
+    """Clear pressed before the answer for a drawing has come, strokes in quick succession: once the page settles,
+    the canvases and every answer match what is drawn, and no error was shown."""
+    page.locator("#sketchpad canvas").first.scroll_into_view_if_needed()
+    clear = page.get_by_role("button", name="Clear", exact=True)
+    for stroke in (SEVEN, ONE, SEVEN):
+        draw(page, stroke)
+        clear.click()
+    expect_cleared(page)
+    page.wait_for_timeout(2000)  # the answers still on their way have come by now
+    expect_cleared(page)
+    for stroke in (SEVEN, ONE, ONE, ONE):
+        draw(page, stroke)
+        clear.click()
+    draw(page, ONE)
+    expect_both_models_say(page, 1)
+    page.wait_for_timeout(2000)
+    expect_both_models_say(page, 1)
+    page.locator("#why_maps img[alt='cnn evidence']").wait_for()
+    assert page.locator("#why_cnn h2").inner_text().strip() == "1"
+    assert page.locator("[data-testid='toast-body']").count() == 0
+    page.screenshot(path=SCREENSHOTS / "clearing_while_answers_are_on_their_way.png")

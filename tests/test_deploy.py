@@ -15,7 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 import deploy_space
-from conftest import REPO, free_port, start_app, stop_app
+from conftest import REPO
+from digit_studio.hub import space_readme
+from digit_studio.local_server import free_port, start_app, stop_app
 
 SPACE = "someone/digit-studio"
 
@@ -40,28 +42,33 @@ def test_dry_run_lists_what_the_space_needs(tmp_path):
     assert result.returncode == 0, result.stderr
     listed = result.stdout.splitlines()
     assert listed == sorted(set(listed))
-    assert {"app.py", "model_defs.py", "preprocess.py", "requirements.txt", "README.md"} <= set(listed)
-    for folder in ("weights", "examples"):
-        on_disk = {path.relative_to(REPO).as_posix() for path in (REPO / folder).rglob("*") if path.is_file()}
+    assert {name for name in listed if "/" not in name} == {"app.py", "model_defs.py", "requirements.txt", "README.md"}
+    for folder in ("digit_studio", "weights", "examples"):
+        on_disk = {
+            path.relative_to(REPO).as_posix()
+            for path in (REPO / folder).rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        }
         assert {name for name in listed if name.startswith(f"{folder}/")} == on_disk
     assert not [name for name in listed if name.startswith(("tests/", "benchmarks/")) or name.startswith("train")]
     assert not [name for name in listed if name.startswith("requirements-")]
 
 
-def test_modules_are_found_by_following_imports(tmp_path):
-    """Top-level, lazy, transitive and package imports are followed; unimported and stdlib-named ones are not."""
+def test_the_space_gets_the_listed_files_and_folders_and_nothing_else(tmp_path):
+    """The entry, the networks, the package, the pins and README, weights/ and examples/; no hidden or cached file."""
     files = {
-        "app.py": "import os\nimport helper\nfrom pkg import sub\n\ndef later():\n    import lazy\n",
-        "helper.py": "from mid import thing\n",
-        "mid.py": "thing = 1\n",
-        "lazy.py": "",
-        "pkg/__init__.py": "from . import inner\n",
-        "pkg/sub.py": "",
-        "pkg/inner.py": "",
-        "unused.py": "",
-        "train.py": "import helper\n",
-        "tests/test_x.py": "import app\n",
+        "app.py": "",
+        "model_defs.py": "",
+        "digit_studio/__init__.py": "",
+        "digit_studio/web/page.py": "",
+        "digit_studio/web/__pycache__/page.cpython-311.pyc": "",
+        "train.py": "",
+        "deploy_space.py": "",
+        "experiments/wide_cnn.py": "",
+        "tests/test_x.py": "",
+        "docs/api.md": "",
         "requirements.txt": "",
+        "requirements-dev.txt": "",
         "README.md": "",
         "weights/w.h5": "",
         "examples/1.png": "",
@@ -73,18 +80,16 @@ def test_modules_are_found_by_following_imports(tmp_path):
     assert deploy_space.space_files(tmp_path) == [
         "README.md",
         "app.py",
+        "digit_studio/__init__.py",
+        "digit_studio/web/page.py",
         "examples/1.png",
-        "helper.py",
-        "lazy.py",
-        "mid.py",
-        "pkg/__init__.py",
-        "pkg/inner.py",
-        "pkg/sub.py",
+        "model_defs.py",
         "requirements.txt",
         "weights/w.h5",
     ]
 
 
+@pytest.mark.server
 def test_the_uploaded_files_run_the_app_alone(tmp_path):
     listed = run_deploy(SPACE, "--dry-run", endpoint=dead_endpoint(), token=None, home=tmp_path).stdout.splitlines()
     space = tmp_path / "space"
@@ -227,7 +232,7 @@ def test_deploy_uploads_exactly_the_listed_files_in_one_commit(tmp_path, fake_hu
     added = {op["value"]["path"]: base64.b64decode(op["value"]["content"]) for op in operations if op["key"] == "file"}
     assert sorted(added) == listed
     readme = (REPO / "README.md").read_text()
-    assert added.pop("README.md").decode() == deploy_space.space_readme(readme, "someone/digit-weights")
+    assert added.pop("README.md").decode() == space_readme(readme, "someone/digit-weights")
     assert all(content == (REPO / path).read_bytes() for path, content in added.items())
     assert [op["value"]["path"] for op in operations if op["key"] == "deletedFile"] == ["old_module.py"]
     assert hub.sent["variables"] == [

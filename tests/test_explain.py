@@ -6,10 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-import explain
-import mnist_data
 import model_defs
 from conftest import MNIST_SUBSET
+from digit_studio.core import explain, mnist_data
 
 DIGIT_COUNT = 40
 

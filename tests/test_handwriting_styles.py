@@ -13,9 +13,10 @@ import sys
 import numpy as np
 import pytest
 
-import handwriting_styles
 import model_defs
-from conftest import REPO, classify_batch
+from conftest import REPO
+from digit_studio.answers import predicted_digits
+from digit_studio.core import handwriting_styles
 
 
 def test_accuracy_by_style_scores_each_style_on_its_own_drawings_only():
@@ -82,16 +83,16 @@ def test_every_drawing_is_laid_out_like_mnist():
 def test_the_committed_cnn_reads_plain_drawings_as_their_digits(committed_models):
     images, labels, styles = handwriting_styles.check_set()
     plain = styles == "plain"
-    answers = classify_batch(committed_models["cnn"], np.round(images[plain] * 255).astype(np.uint8))
+    answers = predicted_digits(committed_models["cnn"], np.round(images[plain] * 255).astype(np.uint8))
     assert np.mean(answers == labels[plain]) >= 0.95
     for digit in range(10):  # every digit, not just most of them
         assert np.mean(answers[labels[plain] == digit] == digit) >= 0.8
 
 
 def test_the_committed_cnn_reads_every_style_it_was_trained_to_read(committed_models):
-    """Issue 10's target: every style at 95% or more for the CNN (the previous one read a flagged 1 at 68%)."""
+    """Every style at 95% or more for the CNN, the flagged 1 included."""
     images, labels, styles = handwriting_styles.check_set()
-    answers = classify_batch(committed_models["cnn"], np.round(images * 255).astype(np.uint8))
+    answers = predicted_digits(committed_models["cnn"], np.round(images * 255).astype(np.uint8))
     for style in handwriting_styles.STYLES:
         assert np.mean(answers[styles == style] == labels[styles == style]) >= 0.95, style
 
@@ -132,15 +133,18 @@ def test_unknown_styles_digits_and_counts_are_refused():
         handwriting_styles.training_digits(-1)
 
 
+@pytest.mark.server
 def test_the_benchmark_scores_a_cnn_only_validation_run_on_the_validation_drawings(tmp_path):
     """A --validation run's folder holds the CNN alone: its table has the CNN's column and a dash for the dense one."""
     metrics = json.loads((model_defs.WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())
     metrics["models"] = {"cnn": metrics["models"]["cnn"]}
     (tmp_path / model_defs.METRICS_FILE).write_text(json.dumps(metrics))
     shutil.copy(model_defs.WEIGHTS_DIR / model_defs.weights_file("cnn"), tmp_path)
-    script = str(REPO / "benchmarks" / "handwriting_accuracy.py")
     result = subprocess.run(
-        [sys.executable, script, "--validation", "--weights-dir", str(tmp_path)], capture_output=True, text=True
+        [sys.executable, "-m", "benchmarks.handwriting_accuracy", "--validation", "--weights-dir", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| ") and "%" in line]

@@ -24,9 +24,9 @@ from test_app import EXAMPLES, label_of
 from test_bad_input import assert_human
 
 import bad_inputs
-import json_api
 import model_defs
 from conftest import REPO
+from digit_studio.web import json_api
 
 TIMEOUT_S = 60
 OVER_LIMIT = json_api.MAX_BODY_BYTES["classify"] + 1
@@ -313,8 +313,12 @@ def test_a_batch_is_answered_in_full_after_a_worker_dies_and_then_without_worker
     assert expected[0] == 200 and sum("cnn" in result for result in expected[1]["results"]) == 21
 
 
+@pytest.mark.server
 def test_workers_end_with_their_server_even_one_killed_outright():
-    script = "import json_api, time; workers = json_api.Workers(2); print(*workers.pids(), flush=True); time.sleep(60)"
+    script = (
+        "from digit_studio.web import json_api; import time; "
+        "workers = json_api.Workers(2); print(*workers.pids(), flush=True); time.sleep(60)"
+    )
     server = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         pids = [int(pid) for pid in server.stdout.readline().split()]

@@ -19,7 +19,7 @@ def config(app_url: str) -> dict:
     return httpx.get(f"{app_url}config", timeout=TIMEOUT_S).json()
 
 
-PADS = ["sketchpad", "number_sketchpad"]  # the one-digit canvas and the number's (issue 9)
+PADS = ["sketchpad", "number_sketchpad"]  # the one-digit canvas and the number's
 
 
 def sketchpad_id(app_url: str, pad: str = "sketchpad") -> int:

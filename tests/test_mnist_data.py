@@ -3,8 +3,8 @@ import gzip
 import numpy as np
 import pytest
 
-import mnist_data
 from conftest import write_idx
+from digit_studio.core import mnist_data
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-import preprocess
-import synthetic
-from benchmarks import filled_pictures
+from digit_studio.core import preprocess, synthetic
 
 HAVE_MNIST = (synthetic.MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file()
 needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=f"the MNIST test set is not in {synthetic.MNIST_DIR}")
@@ -324,13 +322,13 @@ def test_heaviest_rows_and_columns_on_different_specks_are_no_digit():
 
 
 FILLED = {
-    "dark on white": lambda digit: filled_pictures.dark_on_white(filled_pictures.enlarged(digit, 200)),
-    "blurred": lambda digit: filled_pictures.dark_on_white(filled_pictures.enlarged(digit, 200)).filter(
+    "dark on white": lambda digit: synthetic.dark_on_white(synthetic.enlarged(digit, 200)),
+    "blurred": lambda digit: synthetic.dark_on_white(synthetic.enlarged(digit, 200)).filter(
         ImageFilter.GaussianBlur(4)
     ),
-    "light on dark": lambda digit: filled_pictures.enlarged(digit, 200),
-    "32 px high": lambda digit: filled_pictures.dark_on_white(filled_pictures.enlarged(digit, 32)),
-    "sketch layer": lambda digit: filled_pictures.sketch_layer(filled_pictures.enlarged(digit, 400)),
+    "light on dark": lambda digit: synthetic.enlarged(digit, 200),
+    "32 px high": lambda digit: synthetic.dark_on_white(synthetic.enlarged(digit, 32)),
+    "sketch layer": lambda digit: synthetic.as_layer(synthetic.enlarged(digit, 400)),
 }
 
 
@@ -341,7 +339,7 @@ def test_mnist_digits_cropped_to_their_ink_read_as_well_as_mnist(preparation, co
 
     images, labels = mnist_test
     digits = np.stack(
-        [preprocess.preprocess_image(FILLED[preparation](filled_pictures.ink_box(image))) for image in images[:100]]
+        [preprocess.preprocess_image(FILLED[preparation](synthetic.ink_box(image))) for image in images[:100]]
     )
     predictions = np.argmax(keras.ops.convert_to_numpy(committed_models["cnn"](digits[..., None], training=False)), 1)
     assert (predictions == labels[:100]).mean() >= 0.98

@@ -43,7 +43,11 @@ def test_no_tracked_file_speaks_of_how_the_project_was_made():
         for number, line in enumerate(text.splitlines(), 1):
             if any(word in line for word in ALLOWED.get(name, ())):
                 continue
-            found += [f"{name}:{number}: {what}: {line.strip()[:120]}" for what, pattern in FORBIDDEN.items() if pattern.search(line)]
+            found += [
+                f"{name}:{number}: {what}: {line.strip()[:120]}"
+                for what, pattern in FORBIDDEN.items()
+                if pattern.search(line)
+            ]
     assert not found, "\n".join(found)
 
 

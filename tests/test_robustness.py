@@ -1,4 +1,4 @@
-"""robustness.py: the committed experiments agree with the weights, and a permuted-pixel run is recorded."""
+"""experiments/robustness.py: the committed experiments agree with the weights, and a permuted-pixel run is recorded."""
 
 import json
 import subprocess
@@ -7,9 +7,9 @@ import sys
 import pytest
 
 import model_defs
-import robustness
 from conftest import MNIST_SUBSET, REPO
-from synthetic import MNIST_DIR as SHARED_MNIST
+from digit_studio.core.synthetic import MNIST_DIR as SHARED_MNIST
+from experiments import robustness
 
 
 def test_committed_experiments_match_the_committed_weights():
@@ -26,12 +26,14 @@ def test_committed_experiments_match_the_committed_weights():
     assert (model_defs.WEIGHTS_DIR / "robustness.png").stat().st_size > 0
 
 
+@pytest.mark.training
 def test_script_on_a_few_digits_records_a_permuted_pixel_run(tmp_path):
-    """The lead's command, end to end on tiny counts: train.py --permute-pixels, then robustness.py --permuted."""
+    """The documented commands, end to end on tiny counts: experiments.permuted_pixels, then robustness --permuted."""
     if not SHARED_MNIST.is_dir():
         pytest.skip(f"train.py needs MNIST's training images at {SHARED_MNIST}")
     run = tmp_path / "permuted"
-    train = [sys.executable, "train.py", "--permute-pixels", "3", "--subset", "300", "--epochs", "1"]
+    train = [sys.executable, "-m", "experiments.permuted_pixels", "--permutation-seed", "3", "--subset", "300"]
+    train += ["--epochs", "1"]
     train += ["--data-dir", str(SHARED_MNIST), "--output-dir", str(run)]
     subprocess.run(train, cwd=REPO, check=True, capture_output=True, timeout=600)
     out = tmp_path / "out"
@@ -40,10 +42,10 @@ def test_script_on_a_few_digits_records_a_permuted_pixel_run(tmp_path):
     )
     report = json.loads((out / "robustness.json").read_text())
     permuted = report["permuted_pixels"]
-    assert permuted["permutation_seed"] == 3 and "--permute-pixels 3" in permuted["command"]
+    assert permuted["permutation_seed"] == 3 and "--permutation-seed 3" in permuted["command"]
     assert permuted["test_images"] == 300 and set(permuted["test_accuracy"]) == set(model_defs.MODEL_NAMES)
     assert report["test_images"] == 100 and len(report["accuracy"]["cnn"]["rotation"]) == 10
-    # a later run without --permuted keeps the permuted figures
+    # run again without --permuted, it keeps the permuted figures
     robustness.main(["--data-dir", str(MNIST_SUBSET), "--limit", "20", "--output-dir", str(out)])
     assert json.loads((out / "robustness.json").read_text())["permuted_pixels"] == permuted
     assert (out / "mistakes.npz").is_file() and (out / "robustness.png").is_file()

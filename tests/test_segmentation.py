@@ -13,9 +13,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 import model_defs
-import preprocess
-import segmentation
-import synthetic
+from digit_studio.core import preprocess, segmentation, synthetic
 
 HAVE_MNIST = (synthetic.MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file()
 needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=f"the MNIST test set is not in {synthetic.MNIST_DIR}")

@@ -22,15 +22,19 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import bad_inputs
-import mnist_data
-from conftest import MNIST_SUBSET, start_app, stop_app
+from conftest import MNIST_SUBSET
+from digit_studio.core import mnist_data
+from digit_studio.local_server import start_app, stop_app
+
+pytestmark = pytest.mark.server
 
 REQUESTS = int(os.environ.get("SOAK_REQUESTS", "300"))
 CLIENTS = 16
 REQUEST_TIMEOUT_S = 60
 MEASURE_AT = 200
 RSS_GROWTH_LIMIT_MB = 100
-CLEANUP_WAIT_S = 60  # app.py: uploads are deleted 30-40 s after they arrive
+UPLOAD_LIFETIME_S = 10  # set for the soak's server: its uploads are deleted 10-14 s after they arrive
+CLEANUP_WAIT_S = 60
 GOOD_DIGITS = range(5)  # the first MNIST test digits: 7 2 1 0 4
 
 
@@ -93,7 +97,7 @@ def test_soak(tmp_path):
     goods, uploads = good_images(), tmp_path / "uploads"
     uploads.mkdir()
     cache = tmp_path / "gradio_cache"
-    process, url = start_app({"GRADIO_TEMP_DIR": str(cache)})
+    process, url = start_app({"GRADIO_TEMP_DIR": str(cache), "UPLOAD_LIFETIME_S": str(UPLOAD_LIFETIME_S)})
     try:
         clients = [Client(url, verbose=False) for _ in range(CLIENTS)]
         figures = {"requests": REQUESTS, "clients": CLIENTS, "files_at_start": file_count(cache)}

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-import deploy_space
 import model_defs
-from conftest import REPO, front_matter, start_app, stop_app
+from conftest import REPO, front_matter
+from digit_studio import hub
+from digit_studio.local_server import start_app, stop_app
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -30,10 +31,10 @@ def test_front_matter_matches_requirements():
 
 def test_uploaded_readme_names_the_weights_repo():
     readme = (REPO / "README.md").read_text()
-    uploaded = deploy_space.space_readme(readme, "someone/digit-weights")
+    uploaded = hub.space_readme(readme, "someone/digit-weights")
     assert front_matter(uploaded) == {**front_matter(readme), "models": ["someone/digit-weights"]}
     assert uploaded.split("---\n", 2)[2] == readme.split("---\n", 2)[2]
-    assert deploy_space.space_readme(readme, None) == readme
+    assert hub.space_readme(readme, None) == readme
 
 
 def hub_cache(tmp_path, repo_id: str):
@@ -51,6 +52,7 @@ def hub_env(cache) -> dict:
     return {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", "WEIGHTS_REPO": "someone/digit-studio"}
 
 
+@pytest.mark.server
 def test_app_serves_weights_from_a_hub_repo(tmp_path):
     from gradio_client import Client, handle_file
 
@@ -77,6 +79,7 @@ def run_app_until_exit(env: dict) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.server
 def test_tampered_hub_weights_are_refused(tmp_path):
     cache, snapshot = hub_cache(tmp_path, "someone/digit-studio")
     weights = snapshot / model_defs.weights_file("linear")
@@ -89,6 +92,7 @@ def test_tampered_hub_weights_are_refused(tmp_path):
     )
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     "env", [{"HF_ENDPOINT": "http://127.0.0.1:9"}, {"HF_HUB_OFFLINE": "1"}], ids=["down", "offline"]
 )

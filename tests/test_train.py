@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-import mnist_data
 import model_defs
 import train
-from conftest import MNIST_SUBSET, REPO, classify_batch, write_idx
+from conftest import MNIST_SUBSET, REPO, write_idx
+from digit_studio.answers import predicted_digits
+from digit_studio.core import mnist_data
 from experiments import permuted_pixels, wide_cnn
 
 # The CNN's recipe at full size, but 100 drawn digits beside small_mnist's 700 rather than 6,000
@@ -85,7 +86,7 @@ def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
         assert entry["train_images"] == 700 and entry["validation_images"] == 100 and entry["test_images"] == 0
         # the held-out images are the last 100 of small_mnist's 800 training images, scored by the saved weights
         images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
-        accuracy = float(np.mean(classify_batch(model, images[700:800]) == labels[700:800]))
+        accuracy = float(np.mean(predicted_digits(model, images[700:800]) == labels[700:800]))
         assert entry["validation_accuracy"] == pytest.approx(accuracy, abs=0.011)
         assert entry["recipe"] == {**train.RECIPES[name], "epochs": 2, "style_digits": 100}
         # the CNN's recipe ends with epochs on the images as they are: they come after the two augmented ones
@@ -267,7 +268,7 @@ def test_jax_trains_data_parallel_and_its_weights_score_the_same_in_tensorflow(s
     assert entry["jit_compiled"]  # else JAX runs every operation on its own: 3 ms a step on an H100 became 335
     model = model_defs.load_model("cnn", tmp_path)  # this process runs TensorFlow, as the app does
     images, labels = mnist_data.load_test_from_dir(small_mnist)
-    accuracy = float(np.mean(classify_batch(model, images) == labels))
+    accuracy = float(np.mean(predicted_digits(model, images) == labels))
     assert abs(accuracy - entry["test_accuracy"]) <= 1 / len(labels)
 
 
@@ -312,5 +313,5 @@ def test_the_permuted_pixel_experiment_trains_and_tests_on_shuffled_images(small
     model = model_defs.load_model("linear", tmp_path)
     images, labels = mnist_data.load_test_from_dir(small_mnist)
     shuffled = images.reshape(len(images), -1)[:, permuted_pixels.pixel_permutation(3)].reshape(images.shape)
-    accuracy = float(np.mean(classify_batch(model, shuffled) == labels))
+    accuracy = float(np.mean(predicted_digits(model, shuffled) == labels))
     assert accuracy == pytest.approx(entry["test_accuracy"], abs=1 / len(labels)) and accuracy > 0.3

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 import bad_inputs
-import preprocess
-import uploads
+from digit_studio.core import preprocess
+from digit_studio.web import uploads
 
 
 def test_the_budget_bounds_the_pixels_decoded_at_once_across_threads():

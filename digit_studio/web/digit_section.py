@@ -9,7 +9,7 @@ import numpy as np
 
 import model_defs
 from digit_studio import answers
-from digit_studio.web import events
+from digit_studio.web import events, gradio_fixes
 from digit_studio.web.page import EXAMPLES_DIR, HINT, PAGE_EVENT, Page, Wire, canvas, image_upload, preview_html
 
 EXAMPLES = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in {".png", ".jpg", ".webp"})
@@ -42,7 +42,7 @@ def layout(page: Page) -> Wire:
                     inputs=upload,
                     label="Examples: MNIST digits and synthetic photos, scans, drawings",
                 )
-            gr.ClearButton([sketch, upload], value="Clear")
+            gradio_fixes.clear_button("Clear", sketch, upload)
         with gr.Column():
             summary = gr.Markdown(HINT, elem_id="summary")
             with gr.Row():

@@ -58,7 +58,7 @@ def upload_path(upload: dict | None) -> str:
     return file_path(upload)
 
 
-def sketch_sources(value: dict | None, pad: gr.Sketchpad) -> dict:
+def sketch_sources(value: dict | None, pad: gr.Sketchpad | None) -> dict:
     """A Sketchpad payload's images as uploads.py reads them: the page's canvas arrives ahead of the event (its
     images' bytes), the API's as uploaded files (their paths)."""
     value = value or {}
@@ -76,6 +76,6 @@ def digit_from_upload(upload: dict | None) -> np.ndarray:
         return preprocess.preprocess_image(image)
 
 
-def digit_from_sketch(value: dict | None, pad: gr.Sketchpad) -> np.ndarray:
+def digit_from_sketch(value: dict | None, pad: gr.Sketchpad | None = None) -> np.ndarray:
     with uploads.sketch_files(sketch_sources(value, pad)) as arrays:
         return preprocess.preprocess_sketch(arrays)

@@ -12,7 +12,10 @@ Nothing else in the studio touches Gradio's internals.
 3. sketch_blobs: the page sends its canvas ahead of the event, into the sketchpad's blob storage, keyed by an id the
    event's payload names. Every input reaches the studio undecoded (preprocess=False, so that one reader applies
    the same limits to every event), so the studio takes the blobs out as Gradio's own decoding would.
-4. UploadJanitor: deletes what visitors sent once no request needs it. gr.Blocks(delete_cache=...) does not do:
+4. clear_button: the sketchpad empties its canvas only when its value changes, and gr.ClearButton sets the same
+   empty value at every press, so only its first press would clear the canvas. The button sets a new empty value
+   each time, in the browser.
+5. UploadJanitor: deletes what visitors sent once no request needs it. gr.Blocks(delete_cache=...) does not do:
    it deletes files that requests still waiting in the queue name, it never expires the canvases sent ahead of an
    event that is never run (3.), and its loop iterates the live sets of files, so it dies for good the first time
    an upload lands mid-scan.
@@ -42,6 +45,18 @@ PICK_BRUSH_JS = """
   pickBrush();
 }
 """
+
+
+# A fresh empty sketch (and no upload) at every press: a new object each time, so the canvas always sees a change.
+CLEAR_JS = "() => [{background: null, layers: [], composite: null}, null]"
+
+
+def clear_button(label: str, pad: gr.Sketchpad, upload: gr.Image) -> gr.Button:
+    """A button that empties the canvas and the upload box at every press (4.); their change events then reset the
+    answers."""
+    button = gr.Button(label)
+    button.click(None, None, [pad, upload], js=CLEAR_JS)
+    return button
 
 
 def refuse_unreceived_files(blocks: gr.Blocks) -> None:
@@ -77,7 +92,7 @@ def still_needed(blocks: gr.Blocks) -> set[str]:
 
 
 class UploadJanitor:
-    """Every `period` seconds, deletes the uploads and the canvases sent ahead (4.) once `lifetime` seconds old and
+    """Every `period` seconds, deletes the uploads and the canvases sent ahead (5.) once `lifetime` seconds old and
     no request needs them, on a thread of its own."""
 
     def __init__(self, blocks: gr.Blocks, pads: list[gr.Sketchpad], lifetime: float, period: float = 10):

@@ -10,7 +10,7 @@ import numpy as np
 
 from digit_studio import answers
 from digit_studio.core import segmentation
-from digit_studio.web import events, uploads
+from digit_studio.web import events, gradio_fixes, uploads
 from digit_studio.web.page import EXAMPLES_DIR, PAGE_EVENT, Page, Wire, canvas, image_upload, preview_html
 
 NUMBER_HINT = "Write a number on the wide canvas, or upload a photo of one: each digit is read by both models."
@@ -28,7 +28,7 @@ def number_from_upload(upload: dict | None) -> list[segmentation.Digit]:
         return segmentation.digits_in_image(image)
 
 
-def number_from_sketch(value: dict | None, pad: gr.Sketchpad) -> list[segmentation.Digit]:
+def number_from_sketch(value: dict | None, pad: gr.Sketchpad | None = None) -> list[segmentation.Digit]:
     with uploads.sketch_files(events.sketch_sources(value, pad)) as arrays:
         return segmentation.digits_in_sketch(arrays)
 
@@ -49,7 +49,10 @@ def read_digits(digits: list[segmentation.Digit]) -> tuple:
     for index, digit in enumerate(digits):
         pair = {name: answers.answer(p[index]) for name, p in probabilities.items()}
         entries.append(
-            {"box": list(digit.box), **{name: {key: a[key] for key in ("label", "confidence")} for name, a in pair.items()}}
+            {
+                "box": list(digit.box),
+                **{name: {key: a[key] for key in ("label", "confidence")} for name, a in pair.items()},
+            }
         )
     reading = {name: "".join(entry[name]["label"] for entry in entries) for name in probabilities}
     flagged = [
@@ -95,7 +98,7 @@ def layout(page: Page) -> Wire:
                 gr.Examples(
                     examples=NUMBER_EXAMPLES, inputs=upload, label="Examples: a drawn and a photographed number"
                 )
-            gr.ClearButton([sketch, upload], value="Clear the number")
+            gradio_fixes.clear_button("Clear the number", sketch, upload)
         with gr.Column():
             summary = gr.Markdown(NUMBER_HINT, elem_id="number_summary")
             views = gr.HTML(label="Each digit as the models see it (28x28)", elem_id="number_views")
@@ -114,16 +117,15 @@ def layout(page: Page) -> Wire:
         return read_digits(from_sketch(value))
 
     def wire() -> None:
+        # The endpoints first: they take their functions' names as API names before the page's events could.
+        api = {"outputs": outputs, "preprocess": False}
+        gr.Button(visible=False).click(events.guarded(read_number), upload, api_name="read_number", **api)
+        gr.Button(visible=False).click(events.guarded(read_number_sketch), sketch, api_name="read_number_sketch", **api)
         hint = (None, "", NUMBER_HINT)
         page_events = {"outputs": outputs, **PAGE_EVENT}
         sketch.change(
             events.guarded(read_number_sketch, no_digit=hint), sketch, trigger_mode="always_last", **page_events
         )
         upload.change(events.guarded(read_number, no_digit=hint), upload, **page_events)
-        api = {"outputs": outputs, "preprocess": False}
-        gr.Button(visible=False).click(events.guarded(read_number), upload, api_name="read_number", **api)
-        gr.Button(visible=False).click(
-            events.guarded(read_number_sketch), sketch, api_name="read_number_sketch", **api
-        )
 
     return wire

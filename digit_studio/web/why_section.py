@@ -73,9 +73,7 @@ def explain_json(digit: np.ndarray) -> tuple[dict, str]:
 
 def evidence_html(digit: np.ndarray, results: dict) -> str:
     """The input and both evidence maps side by side, each titled with the model's answer."""
-    figures = [
-        f"<figure style='margin:0'>{preview_html(digit)}<figcaption>what the models see</figcaption></figure>"
-    ]
+    figures = [f"<figure style='margin:0'>{preview_html(digit)}<figcaption>what the models see</figcaption></figure>"]
     for name, result in results.items():
         picture = image_html(explain.overlay(digit, result["saliency"]), f"{name} evidence", 168)
         caption = f"{model_defs.MODEL_TITLES[name]}: {result['label']} ({result['confidence']:.1%})"

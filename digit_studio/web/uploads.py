@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-import preprocess
+from digit_studio.core import preprocess
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 FORMATS_TEXT = "PNG, JPEG, WebP, BMP, GIF or TIFF"

@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-import handwriting_styles
-import mnist_data
+from digit_studio.core import handwriting_styles, mnist_data
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "mnist"
+MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "mnist"  # ../shared/mnist beside the repository
 DARK_MODE_BACKGROUND = (39, 39, 42)
 EXIF_ORIENTATION = 0x0112
 ROTATE_90_CW = 6  # EXIF: the stored pixels must be turned 90 degrees clockwise to be seen upright
@@ -235,3 +234,20 @@ def drawn_number(text: str, seed: int = 0, size: tuple[int, int] = (800, 400), h
         for index, label in enumerate(text)
     ]
     return as_layer(Image.fromarray(np.maximum.reduce(masks)))
+
+
+def ink_box(digit: np.ndarray, margin: int = 0) -> np.ndarray:
+    """The digit cropped to the box of its nonzero pixels, with `margin` px of black around it."""
+    rows, columns = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
+    crop = digit[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+    return np.pad(crop, margin)
+
+
+def enlarged(ink: np.ndarray, height: int) -> Image.Image:
+    """White-on-black ink as an 8-bit grey picture `height` px high, keeping its aspect ratio."""
+    image = Image.fromarray(ink)
+    return image.resize((max(1, round(image.width * height / image.height)), height), Image.Resampling.BICUBIC)
+
+
+def dark_on_white(image: Image.Image) -> Image.Image:
+    return Image.eval(image, lambda value: 255 - value)

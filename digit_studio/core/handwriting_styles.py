@@ -22,7 +22,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-import preprocess
+from digit_studio.core import preprocess
 
 CANVAS_SIDES = (200, 400)  # px, a sketch pad or a photo cropped around the digit
 SUPERSAMPLE = 2  # strokes are drawn at twice the canvas size, then averaged down: anti-aliasing

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-import preprocess
+from digit_studio.core import preprocess
 
 MAX_DIGITS = 12
 INK_THRESHOLD = 0.25  # pieces are found where the ink is at least this strong; fainter edges still count in a digit

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from PIL import Image
 
-import preprocess
+from digit_studio.core import preprocess
 
 BLOCK = 2  # occlusion block side in pixels
 SIZE = 28

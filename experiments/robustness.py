@@ -1,16 +1,17 @@
 """The test-set experiments behind the studio's "Why they differ" section, from the committed weights.
 
-    python robustness.py --data-dir ../shared/mnist                    # 6 minutes on 2 busy cores
-    python robustness.py --data-dir ../shared/mnist --permuted DIR     # and record a permuted-pixel run
+    python -m experiments.robustness --data-dir ../shared/mnist                    # 6 minutes on 2 busy cores
+    python -m experiments.robustness --data-dir ../shared/mnist --permuted DIR     # and record a permuted-pixel run
 
-where DIR is what `python train.py --permute-pixels SEED --output-dir DIR` wrote: both architectures retrained
+where DIR is what `python -m experiments.permuted_pixels --output-dir DIR` wrote: both architectures retrained
 on MNIST with one fixed permutation of the 784 pixels (the same for training and test images).
 
 Writes to --output-dir (default weights/):
 - robustness.json: both models' accuracy on all 10,000 test digits shifted right by 0..8 px and rotated
   anticlockwise by 0..45 degrees (explain.stress, as the page's stress test does it), and, under
   "permuted_pixels", the permuted run's accuracies beside the committed ones, its seed and its command. Without
-  --permuted an earlier run's "permuted_pixels" entry is kept, so the two parts can be recomputed separately.
+  --permuted the "permuted_pixels" entry already in robustness.json is kept, so the two parts can be recomputed
+  separately.
 - robustness.png: the shift and rotation curves, and the permuted-pixel bars once there are figures for them.
 - mistakes.npz: every test digit either model gets wrong (index, 28x28 uint8 image, label, both predictions):
   the app's mistakes gallery, as the app has no MNIST at run time.
@@ -24,23 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-import explain
-import mnist_data
 import model_defs
+from digit_studio import answers
+from digit_studio.core import explain, mnist_data
 
 SHIFTS_PX = list(range(9))
 ROTATIONS_DEG = list(range(0, 46, 5))
 BATCH_SIZE = 1000
-
-
-def predictions(model, images: np.ndarray) -> np.ndarray:
-    """Predicted digits for N x 28 x 28 float32 images."""
-    return np.concatenate(
-        [
-            np.argmax(model.predict_on_batch(images[start : start + BATCH_SIZE, ..., None]), axis=1)
-            for start in range(0, len(images), BATCH_SIZE)
-        ]
-    )
 
 
 def accuracy_curves(models: dict, images: np.ndarray, labels: np.ndarray) -> dict:
@@ -50,7 +41,7 @@ def accuracy_curves(models: dict, images: np.ndarray, labels: np.ndarray) -> dic
         for value in values:
             moved = np.stack([explain.stress(image, **{setting: value}) for image in images])
             for name, model in models.items():
-                curves[name][kind].append(float(np.mean(predictions(model, moved) == labels)))
+                curves[name][kind].append(float(np.mean(answers.predicted_digits(model, moved, BATCH_SIZE) == labels)))
             print(f"{kind} {value:>2}: " + ", ".join(f"{n} {c[kind][-1]:.2%}" for n, c in curves.items()), flush=True)
     return curves
 
@@ -63,9 +54,13 @@ def permuted_entry(run_dir: Path, committed: dict) -> dict:
         seeds = {models[name]["permutation_seed"] for name in model_defs.MODEL_NAMES}
         accuracy = {name: float(models[name]["test_accuracy"]) for name in model_defs.MODEL_NAMES}
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise SystemExit(f"robustness.py: {path} is not a permuted-pixel run's metrics.json: {error!r}") from None
+        raise SystemExit(
+            f"experiments.robustness: {path} is not a permuted-pixel run's metrics.json: {error!r}"
+        ) from None
     if len(seeds) != 1:
-        raise SystemExit(f"robustness.py: {path}: the two models were trained on different permutations {seeds}")
+        raise SystemExit(
+            f"experiments.robustness: {path}: the two models were trained on different permutations {seeds}"
+        )
     return {
         "permutation_seed": seeds.pop(),
         "command": models["cnn"].get("command"),
@@ -79,7 +74,7 @@ def permuted_entry(run_dir: Path, committed: dict) -> dict:
 
 def mistakes(models: dict, images: np.ndarray, labels: np.ndarray) -> dict:
     """The test digits that either model gets wrong, with both models' answers."""
-    predicted = {name: predictions(model, images.astype(np.float32) / 255) for name, model in models.items()}
+    predicted = {name: answers.predicted_digits(model, images, BATCH_SIZE) for name, model in models.items()}
     wrong = np.flatnonzero((predicted["cnn"] != labels) | (predicted["linear"] != labels))
     return {
         "index": wrong.astype(np.int32),
@@ -141,7 +136,9 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--weights-dir", type=Path, default=model_defs.WEIGHTS_DIR)
     parser.add_argument("--output-dir", type=Path, default=model_defs.WEIGHTS_DIR)
-    parser.add_argument("--permuted", type=Path, metavar="DIR", help="output dir of train.py --permute-pixels")
+    parser.add_argument(
+        "--permuted", type=Path, metavar="DIR", help="output dir of python -m experiments.permuted_pixels"
+    )
     parser.add_argument("--limit", type=int, help="only the first N test digits (a quick check, not for weights/)")
     args = parser.parse_args(argv)
 
@@ -152,7 +149,7 @@ def main(argv=None) -> None:
             _, (images, labels) = mnist_data.load_mnist()
         models = {name: model_defs.load_model(name, args.weights_dir) for name in model_defs.MODEL_NAMES}
     except (mnist_data.DataError, model_defs.WeightsError) as error:
-        raise SystemExit(f"robustness.py: {error}") from None
+        raise SystemExit(f"experiments.robustness: {error}") from None
     images, labels = images[: args.limit], labels[: args.limit]
     committed = json.loads((args.weights_dir / model_defs.METRICS_FILE).read_text())["models"]
     report_path = args.output_dir / "robustness.json"
@@ -161,7 +158,7 @@ def main(argv=None) -> None:
 
     report = {
         "test_images": len(images),
-        "command": " ".join(["python robustness.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": " ".join(["python -m experiments.robustness", *(sys.argv[1:] if argv is None else argv)]),
         "shift_px": SHIFTS_PX,
         "shift_direction": "right",
         "rotation_deg": ROTATIONS_DEG,
