@@ -67,4 +67,6 @@ if __name__ == "__main__":
     # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)
     host, port = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"* Running on http://{host}:{port} (JSON API: /api/docs)", flush=True)
-    uvicorn.run(json_api.api, host=host, port=port, log_level="warning")
+    # On shutdown, requests in flight get 3 s to finish; open event streams (a page's or gradio_client's heartbeat)
+    # would otherwise hold the server for as long as their clients live.
+    uvicorn.run(json_api.api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)

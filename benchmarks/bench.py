@@ -39,7 +39,7 @@ import app  # noqa: F401  loads both models, as the server does
 import model_defs
 from digit_studio import answers
 from digit_studio.core import mnist_data, preprocess, synthetic
-from digit_studio.local_server import start_app, stop_app
+from digit_studio.local_server import close_clients, start_app, stop_app
 from digit_studio.web import digit_section, events, number_section, why_section
 
 REPO = Path(__file__).resolve().parents[1]
@@ -249,8 +249,7 @@ def measure_clients(kind: str, url: str, path: Path, counts: dict) -> dict:
             "concurrent": concurrent(clients, path, counts),
         }
     finally:
-        for client in clients:
-            client.close()
+        close_clients(clients)
 
 
 def json_route(url: str, path: Path, batch: list[bytes], counts: dict) -> dict:
@@ -263,8 +262,7 @@ def json_route(url: str, path: Path, batch: list[bytes], counts: dict) -> dict:
             seconds = counts["load_seconds"] * counts["load_rounds"]
             latencies, errors, wall = load(clients, "/classify", path, seconds)
         finally:
-            for client in clients:
-                client.close()
+            close_clients(clients)
         loaded = {"requests_per_s": len(latencies) / wall, **spread(latencies or [float("nan")]), "errors": len(errors)}
         results[kind] = {"serial_ms": spread(serial_ms), "clients_16": loaded}
     json_rate = results["json"]["clients_16"]["requests_per_s"]

@@ -13,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from test_space import hub_cache, hub_env
 
 import deploy_space
 from conftest import REPO
@@ -90,7 +91,9 @@ def test_the_space_gets_the_listed_files_and_folders_and_nothing_else(tmp_path):
 
 
 @pytest.mark.server
-def test_the_uploaded_files_run_the_app_alone(tmp_path):
+def test_the_uploaded_files_run_the_app_alone_on_weights_from_a_hub_repo(tmp_path):
+    """A copy of exactly the listed files serves, as a Space does, here with WEIGHTS_REPO set (its snapshot in a
+    local Hub cache, offline)."""
     listed = run_deploy(SPACE, "--dry-run", endpoint=dead_endpoint(), token=None, home=tmp_path).stdout.splitlines()
     space = tmp_path / "space"
     for name in listed:
@@ -98,7 +101,8 @@ def test_the_uploaded_files_run_the_app_alone(tmp_path):
         shutil.copy2(REPO / name, space / name)
     from gradio_client import Client, handle_file
 
-    process, url = start_app({"PYTHONPATH": ""}, cwd=space)
+    cache, _ = hub_cache(tmp_path, "someone/digit-studio")
+    process, url = start_app({"PYTHONPATH": "", **hub_env(cache)}, cwd=space)
     try:
         client = Client(url, verbose=False)
         for example in (space / "examples/2_paper_photo.jpg", space / "examples/7_mnist.png"):

@@ -24,7 +24,7 @@ from PIL import Image
 import bad_inputs
 from conftest import MNIST_SUBSET
 from digit_studio.core import mnist_data
-from digit_studio.local_server import start_app, stop_app
+from digit_studio.local_server import close_clients, start_app, stop_app
 
 pytestmark = pytest.mark.server
 
@@ -129,8 +129,7 @@ def test_soak(tmp_path):
         figures["requests_per_s"] = round(REQUESTS / figures["wall_s"], 1)
         figures["rss_mb_at_end"] = rss_mb(process.pid)
         figures["files_at_end"] = file_count(cache)
-        for client in clients:
-            client.close()
+        close_clients(clients)
 
         deadline = time.monotonic() + CLEANUP_WAIT_S
         while file_count(cache) > figures["files_at_start"] and time.monotonic() < deadline:

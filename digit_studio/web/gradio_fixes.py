@@ -12,9 +12,10 @@ Nothing else in the studio touches Gradio's internals.
 3. sketch_blobs: the page sends its canvas ahead of the event, into the sketchpad's blob storage, keyed by an id the
    event's payload names. Every input reaches the studio undecoded (preprocess=False, so that one reader applies
    the same limits to every event), so the studio takes the blobs out as Gradio's own decoding would.
-4. clear_button: the sketchpad empties its canvas only when its value changes, and gr.ClearButton sets the same
-   empty value at every press, so only its first press would clear the canvas. The button sets a new empty value
-   each time, in the browser.
+4. clear_button: the sketchpad empties its canvas for a new value only when the value differs, and gr.ClearButton
+   sets the same empty value at every press, so only its first press would clear the canvas. A fresh empty value
+   would clear it, but its change event can read the canvas before it is emptied; the button presses the canvas's
+   own "Clear canvas" instead (the last button of its top toolbar: its label is translated), which does both.
 5. UploadJanitor: deletes what visitors sent once no request needs it. gr.Blocks(delete_cache=...) does not do:
    it deletes files that requests still waiting in the queue name, it never expires the canvases sent ahead of an
    event that is never run (3.), and its loop iterates the live sets of files, so it dies for good the first time
@@ -47,15 +48,12 @@ PICK_BRUSH_JS = """
 """
 
 
-# A fresh empty sketch (and no upload) at every press: a new object each time, so the canvas always sees a change.
-CLEAR_JS = "() => [{background: null, layers: [], composite: null}, null]"
-
-
 def clear_button(label: str, pad: gr.Sketchpad, upload: gr.Image) -> gr.Button:
-    """A button that empties the canvas and the upload box at every press (4.); their change events then reset the
+    """A button that empties the canvas (4.) and the upload box at every press; their change events then reset the
     answers."""
     button = gr.Button(label)
-    button.click(None, None, [pad, upload], js=CLEAR_JS)
+    press_clear_canvas = f"document.querySelectorAll('#{pad.elem_id} .top-panel button')"
+    button.click(None, None, upload, js=f"() => ([...{press_clear_canvas}].at(-1).click(), null)")
     return button
 
 
