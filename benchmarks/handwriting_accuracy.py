@@ -64,14 +64,14 @@ def write_sheet(path: Path) -> None:
     sheet.save(path)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights-dir", type=Path, default=model_defs.WEIGHTS_DIR)
     parser.add_argument("--sheet", type=Path, help="write a PNG of each style's first drawings here")
     parser.add_argument(
         "--validation", action="store_true", help="as many other drawings of each style, to choose a recipe on"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     stream = handwriting_styles.VALIDATION_STREAM if args.validation else handwriting_styles.CHECK_STREAM
     images, labels, styles = handwriting_styles.check_set(stream=stream)
     print(table(labels, styles, predictions(args.weights_dir, np.asarray(images))))

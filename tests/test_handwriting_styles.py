@@ -7,14 +7,12 @@ every style.
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import model_defs
-from conftest import REPO
+from benchmarks import handwriting_accuracy
 from digit_studio.answers import predicted_digits
 from digit_studio.core import handwriting_styles
 
@@ -133,21 +131,14 @@ def test_unknown_styles_digits_and_counts_are_refused():
         handwriting_styles.training_digits(-1)
 
 
-@pytest.mark.server
-def test_the_benchmark_scores_a_cnn_only_validation_run_on_the_validation_drawings(tmp_path):
+def test_the_benchmark_scores_a_cnn_only_validation_run_on_the_validation_drawings(tmp_path, capsys):
     """A --validation run's folder holds the CNN alone: its table has the CNN's column and a dash for the dense one."""
     metrics = json.loads((model_defs.WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())
     metrics["models"] = {"cnn": metrics["models"]["cnn"]}
     (tmp_path / model_defs.METRICS_FILE).write_text(json.dumps(metrics))
     shutil.copy(model_defs.WEIGHTS_DIR / model_defs.weights_file("cnn"), tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.handwriting_accuracy", "--validation", "--weights-dir", str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| ") and "%" in line]
+    handwriting_accuracy.main(["--validation", "--weights-dir", str(tmp_path)])
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "%" in line]
     assert [row[0][2:] for row in rows] == list(handwriting_styles.STYLES)
     images, labels, styles = handwriting_styles.check_set(stream=handwriting_styles.VALIDATION_STREAM)
     predicted = model_defs.load_model("cnn").predict_on_batch(np.asarray(images)[..., None]).argmax(axis=1)

@@ -9,8 +9,8 @@ import numpy as np
 
 import model_defs
 from digit_studio import answers
-from digit_studio.web import events, gradio_fixes
-from digit_studio.web.page import EXAMPLES_DIR, HINT, PAGE_EVENT, Page, Wire, canvas, image_upload, preview_html
+from digit_studio.web import events
+from digit_studio.web.page import EXAMPLES_DIR, HINT, PAGE_EVENT, Page, Wire, draw_or_upload, preview_html
 
 EXAMPLES = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in {".png", ".jpg", ".webp"})
 
@@ -33,16 +33,14 @@ def layout(page: Page) -> Wire:
     )
     with gr.Row():
         with gr.Column():
-            with gr.Tab("Draw"):
-                sketch = canvas(400, "Draw one digit", "sketchpad")
-            with gr.Tab("Upload"):
-                upload = image_upload("Upload a digit", "upload")
-                gr.Examples(
-                    examples=EXAMPLES,
-                    inputs=upload,
-                    label="Examples: MNIST digits and synthetic photos, scans, drawings",
-                )
-            gradio_fixes.clear_button("Clear", sketch, upload)
+            sketch, upload = draw_or_upload(
+                ("Draw", "Upload"),
+                ("Draw one digit", "Upload a digit"),
+                ("sketchpad", "upload"),
+                400,
+                (EXAMPLES, "Examples: MNIST digits and synthetic photos, scans, drawings"),
+                "Clear",
+            )
         with gr.Column():
             summary = gr.Markdown(HINT, elem_id="summary")
             with gr.Row():

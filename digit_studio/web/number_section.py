@@ -10,8 +10,8 @@ import numpy as np
 
 from digit_studio import answers
 from digit_studio.core import segmentation
-from digit_studio.web import events, gradio_fixes, uploads
-from digit_studio.web.page import EXAMPLES_DIR, PAGE_EVENT, Page, Wire, canvas, image_upload, preview_html
+from digit_studio.web import events, uploads
+from digit_studio.web.page import EXAMPLES_DIR, PAGE_EVENT, Page, Wire, draw_or_upload, preview_html
 
 NUMBER_HINT = "Write a number on the wide canvas, or upload a photo of one: each digit is read by both models."
 # A digit is marked for a second look when the models disagree or either is less sure than this; 80% is where
@@ -90,15 +90,14 @@ def layout(page: Page) -> Wire:
     )
     with gr.Row():
         with gr.Column():
-            with gr.Tab("Draw a number"):
-                # room for four digits as tall as the one-digit canvas's
-                sketch = canvas(800, "Write a number", "number_sketchpad")
-            with gr.Tab("Upload a number"):
-                upload = image_upload("Upload a number", "number_upload")
-                gr.Examples(
-                    examples=NUMBER_EXAMPLES, inputs=upload, label="Examples: a drawn and a photographed number"
-                )
-            gradio_fixes.clear_button("Clear the number", sketch, upload)
+            sketch, upload = draw_or_upload(
+                ("Draw a number", "Upload a number"),
+                ("Write a number", "Upload a number"),
+                ("number_sketchpad", "number_upload"),
+                800,  # room for four digits as tall as the one-digit canvas's
+                (NUMBER_EXAMPLES, "Examples: a drawn and a photographed number"),
+                "Clear the number",
+            )
         with gr.Column():
             summary = gr.Markdown(NUMBER_HINT, elem_id="number_summary")
             views = gr.HTML(label="Each digit as the models see it (28x28)", elem_id="number_views")

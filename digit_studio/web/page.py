@@ -16,6 +16,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from digit_studio.web import gradio_fixes
+
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 HINT = "Draw a digit on the canvas, or upload a photo of one."
 # The page's own events: inputs reach our functions undecoded and are read by uploads.py, so every event (anyone
@@ -35,6 +37,25 @@ class Page:
     digit_upload: gr.Image = None  # the one-digit upload box, which /explain reads too
     why_refresh: dict = dataclasses.field(default_factory=dict)  # the event that redraws "Why they differ"
     sketchpads: list = dataclasses.field(default_factory=list)  # every canvas, for the upload janitor
+
+
+def draw_or_upload(
+    tabs: tuple[str, str],
+    labels: tuple[str, str],
+    elem_ids: tuple[str, str],
+    width: int,
+    examples: tuple[list[str], str],
+    clear: str,
+) -> tuple[gr.Sketchpad, gr.Image]:
+    """A canvas `width` px wide and an upload box with its examples (files, label) in two tabs, and a button that
+    clears both."""
+    with gr.Tab(tabs[0]):
+        sketch = canvas(width, labels[0], elem_ids[0])
+    with gr.Tab(tabs[1]):
+        upload = image_upload(labels[1], elem_ids[1])
+        gr.Examples(examples=examples[0], inputs=upload, label=examples[1])
+    gradio_fixes.clear_button(clear, sketch, upload)
+    return sketch, upload
 
 
 def canvas(width: int, label: str, elem_id: str) -> gr.Sketchpad:
