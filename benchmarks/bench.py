@@ -49,7 +49,7 @@ API_BATCH_SIZE = 64
 CLIENT_COUNTS = (1, 4, 16)
 ENDPOINTS = ("/classify", "/trivial")
 FULL = {"repeats": 300, "batch_repeats": 20, "serial_pairs": 100, "load_seconds": 5, "load_rounds": 2}
-QUICK = {"repeats": 5, "batch_repeats": 2, "serial_pairs": 5, "load_seconds": 0.5, "load_rounds": 1}
+QUICK = {"repeats": 5, "batch_repeats": 2, "serial_pairs": 3, "load_seconds": 0.3, "load_rounds": 1}
 
 
 def spread(samples_ms: list[float]) -> dict:

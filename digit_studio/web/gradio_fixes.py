@@ -20,6 +20,10 @@ Nothing else in the studio touches Gradio's internals.
    it deletes files that requests still waiting in the queue name, it never expires the canvases sent ahead of an
    event that is never run (3.), and its loop iterates the live sets of files, so it dies for good the first time
    an upload lands mid-scan.
+
+Checked and not needed: setting `is_running` by hand (the lifespan gr.mount_gradio_app installs sets it at start-up).
+The API endpoints hang off hidden buttons rather than gr.api, which would describe /classify's inputs and outputs
+from type hints instead of its components (its Label outputs would change).
 """
 
 import logging
