@@ -3,7 +3,7 @@
     python -m experiments.permuted_pixels --data-dir ../shared/mnist --output-dir DIR
     python -m experiments.permuted_pixels --permutation-seed 1 --model cnn --epochs 12 --data-dir ../shared/mnist \
         --output-dir DIR
-    python robustness.py --data-dir ../shared/mnist --permuted DIR  # records its figures beside the committed ones
+    python -m experiments.robustness --data-dir ../shared/mnist --permuted DIR  # its figures beside the committed
 
 Every image, training and test alike, has its pixels reordered by one fixed permutation drawn from
 --permutation-seed (default 0), after the augmentation (a shuffled image can't be rotated or shifted). The dense

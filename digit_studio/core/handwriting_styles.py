@@ -9,7 +9,7 @@ then sends that layer through ``preprocess.preprocess_sketch``: the 28x28 is wha
 
     images, labels, styles = check_set()        # the fixed check set: 100 drawings per style, float32
     images, labels = training_digits(5000, 0)   # the same generators on other seeds, uint8, to mix into training
-    python benchmarks/handwriting_accuracy.py   # both committed models' accuracy per style
+    python -m benchmarks.handwriting_accuracy   # both committed models' accuracy per style
 
 Pure numpy and Pillow, about 4 ms of CPU a digit: 5,000 training digits take about 20 s on one core.
 """

@@ -47,7 +47,7 @@ BODY_TIMEOUT_S = 20
 MAX_EXTRA_PARTS = 16  # form fields besides the images, ignored but counted, so that no form is endless
 # A batch this long goes to the workers; a shorter one is preprocessed in less time than the round trip takes.
 POOLED_IMAGES = 8
-# The workers read images of up to this many pixels, one at a time each: at most 17 MB apiece (README, Limits).
+# The workers read images of up to this many pixels, one at a time each: at most 17 MB apiece (docs/api.md).
 # Larger ones are read here, within uploads.BUDGET, as a single image is.
 SMALL_PIXELS = 1_000_000
 

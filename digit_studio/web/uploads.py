@@ -30,7 +30,7 @@ FORMATS_TEXT = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 MAX_PIXELS = 25_000_000
 # A sketch's images in all (the page's canvas is 400x400): each decoded layer is held until all are read.
 MAX_SKETCH_PIXELS = 4_000_000
-# Across all requests at once: preprocessing peaks at about 17 bytes per pixel (README, Limits), so about 1.7 GB.
+# Across all requests at once: preprocessing peaks at about 17 bytes per pixel (docs/api.md), so about 1.7 GB.
 MAX_PIXELS_IN_FLIGHT = 4 * MAX_PIXELS
 # Pillow's own check, twice this, then refuses a bomb in any decoder we do not reach first.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
