@@ -47,8 +47,7 @@ def both(digits: list[np.ndarray] | np.ndarray, predict=predict) -> list[dict]:
     probabilities = {name: predict(name, batch) for name in model_defs.MODEL_NAMES}
     results = []
     for index in range(len(batch)):
-        pair = {name: answer(probabilities[name][index]) for name in model_defs.MODEL_NAMES}
-        results.append({**pair, "agree": pair["cnn"]["label"] == pair["linear"]["label"]})
+        results.append(agreeing({name: answer(probabilities[name][index]) for name in model_defs.MODEL_NAMES}))
     return results
 
 
@@ -62,8 +61,12 @@ def timed(digit: np.ndarray) -> tuple[dict, dict[str, float]]:
         probabilities = predict(name, batch)[0]
         milliseconds[name] = (time.perf_counter() - start) * 1000
         pair[name] = answer(probabilities)
-    pair["agree"] = pair["cnn"]["label"] == pair["linear"]["label"]
-    return pair, milliseconds
+    return agreeing(pair), milliseconds
+
+
+def agreeing(pair: dict) -> dict:
+    """Both models' answers for one digit, and whether they name the same digit."""
+    return {**pair, "agree": pair["cnn"]["label"] == pair["linear"]["label"]}
 
 
 def verdict(pair: dict) -> str:

@@ -10,11 +10,12 @@ from gradio import processing_utils, route_utils
 from gradio.components.image_editor import EditorDataBlobs
 from gradio.context import LocalContext
 
+from conftest import REPO
 from digit_studio.web import gradio_fixes
 
 
 def test_the_workarounds_are_for_the_pinned_gradio():
-    pinned = next(line for line in open("requirements.txt") if line.startswith("gradio=="))
+    pinned = next(line for line in (REPO / "requirements.txt").open() if line.startswith("gradio=="))
     assert importlib.metadata.version("gradio") == pinned.strip().split("==")[1] == "6.31.0"
 
 
