@@ -176,11 +176,14 @@ def draw(
     return big.resize(size, Image.Resampling.BOX)
 
 
-def drawing(digit: int, shape, pen: str, slant_range: tuple[float, float], rng: np.random.Generator) -> Image.Image:
-    """One hand-drawn digit as a square canvas mask, the whole digit on the canvas."""
+def drawing(
+    digit: int, shape, pen: str, slant_range: tuple[float, float], rng: np.random.Generator, aspect=(0.5, 0.75)
+) -> Image.Image:
+    """One hand-drawn digit (or any shape(digit, rng) gives) as a square canvas mask, the whole drawing on the
+    canvas; aspect: the range of its width over its height."""
     side = int(rng.integers(CANVAS_SIDES[0], CANVAS_SIDES[1] + 1))
     height = side * rng.uniform(0.45, 0.8)
-    width = height * rng.uniform(0.5, 0.75)
+    width = height * rng.uniform(*aspect)
     slant = math.tan(math.radians(rng.uniform(*slant_range)))
     angle = math.radians(rng.uniform(-5, 5))
     pen_px = pen_width(pen, height, rng)
