@@ -22,7 +22,9 @@ NUM_CLASSES = 10
 CLASS_NAMES = [str(digit) for digit in range(NUM_CLASSES)]
 
 MODEL_NAMES = ("cnn", "linear")
-MODEL_TITLES = {"cnn": "CNN (LeNet-style)", "linear": "Linear (dense) network", "wide_cnn": "Write-up's wide CNN"}
+# One name each, everywhere: the original project called the dense network "linear", which survives in file names.
+MODEL_TITLES = {"cnn": "CNN", "linear": "Dense network", "wide_cnn": "Write-up's wide CNN"}
+MODEL_COLOURS = {"cnn": "#1971c2", "linear": "#e8590c", "wide_cnn": "#2f9e44"}  # the page's, the plots' too
 PARAMETER_COUNTS = {"cnn": 369_174, "linear": 111_146, "wide_cnn": 3_274_634}
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -34,6 +36,15 @@ def scored_on(entry: dict) -> tuple[str, float, float]:
     validation images": such a run never looks at the test set), its accuracy and its loss there."""
     split = "test" if entry.get("test_images") else "validation"
     return f"{entry[f'{split}_images']:,} {split} images", entry[f"{split}_accuracy"], entry[f"{split}_loss"]
+
+
+def calibration(model_name: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
+    """How the app turns a model's probabilities into what it shows (confidence.py): its "temperature" and the
+    "digit_threshold" of its digit score, as train.py fitted them on held-out digits and wrote in metrics.json."""
+    try:
+        return json.loads((Path(weights_dir) / METRICS_FILE).read_text())["models"][model_name]["calibration"]
+    except (OSError, ValueError, KeyError) as error:
+        raise WeightsError(f"cannot read {model_name}'s calibration from {weights_dir}: {error}") from None
 
 
 def weights_file(model_name: str) -> str:

@@ -40,22 +40,36 @@ from keras import layers
 
 import model_defs
 from digit_studio import hub
-from digit_studio.core import handwriting_styles, mnist_data
+from digit_studio.core import confidence, handwriting_styles, mnist_data, non_digits
 
 # Augmentation is in degrees and fractions of the image. With ema_momentum the optimizer keeps an exponential
 # moving average of the weights, and that average is what gets saved. clean_epochs: more epochs after those, on the
 # images as they are (no augmentation), the learning rate falling from clean_learning_rate to zero.
+# outlier_epochs: then more epochs on the digits and on `outliers` drawings that are not digits (train_outliers);
+# outlier_style_digits: drawn digits added for those epochs, for a model whose own training has none.
 CLEAN_LEARNING_RATE = 3e-4
+OUTLIER_EXPOSURE = {"outliers": 20000, "outlier_weight": 1.0, "outlier_epochs": 5, "outlier_learning_rate": 1e-3}
 RECIPES = {
     "cnn": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.999,
             "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1, "label_smoothing": 0.1, "style_digits": 6000,
-            "clean_epochs": 2, "clean_learning_rate": CLEAN_LEARNING_RATE},
+            "clean_epochs": 2, "clean_learning_rate": CLEAN_LEARNING_RATE, **OUTLIER_EXPOSURE},
     "linear": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3,
-               "rotation_degrees": 8, "zoom": 0.08, "shift": 0.08},
+               "rotation_degrees": 8, "zoom": 0.08, "shift": 0.08, **OUTLIER_EXPOSURE, "outlier_style_digits": 6000},
 }  # fmt: skip
+OUTLIER_KEYS = (*OUTLIER_EXPOSURE, "outlier_style_digits")
 RECIPE_KEYS = ("learning_rate", "ema_momentum", "rotation_degrees", "zoom", "shift", "label_smoothing",
-               "style_digits", "clean_epochs", "clean_learning_rate")  # fmt: skip
-WHOLE_KEYS = ("style_digits", "clean_epochs")
+               "style_digits", "clean_epochs", "clean_learning_rate", *OUTLIER_KEYS, "digit_flag_rate")  # fmt: skip
+WHOLE_KEYS = ("style_digits", "clean_epochs", "outliers", "outlier_epochs", "outlier_style_digits")
+# The share of held-out digits each model's digit threshold flags: with both models' flags together, about 1.5% of
+# the validation digits (docs/not-a-digit.md).
+DIGIT_FLAG_RATE = 0.01
+# What the app applies to the served models' answers (confidence.py), fitted by the recipe's validation run,
+# `python train.py --validation 5000 --data-dir ../shared/mnist --output-dir DIR` (its metrics.json's calibration):
+# a run without held-out digits has none of its own to fit them on.
+CALIBRATION = {
+    "cnn": {"temperature": 0.8557, "digit_threshold": 0.5623, "fitted_on": "5,000 validation images of the recipe"},
+    "linear": {"temperature": 0.64, "digit_threshold": 0.1449, "fitted_on": "5,000 validation images of the recipe"},
+}
 PLOT_FILES = ("curves.png", *(f"confusion_{name}.png" for name in model_defs.MODEL_NAMES))
 
 
@@ -243,22 +257,29 @@ def train_one(model_name: str, recipe: dict, args, train, test, validation, devi
         + (f" ({drawn_count:,} of them drawn by handwriting_styles.py)" if drawn_count else "")
         + (f", {len(validation[0]):,} held out for validation" if validation else "")
         + (f", then {clean_epochs} epoch(s) without augmentation" if clean_epochs else "")
+        + (
+            f", then {recipe['outlier_epochs']} with {recipe['outliers']:,} drawings that are not digits"
+            if recipe.get("outlier_epochs")
+            else ""
+        )
     )
     fit = fit_arguments(x_train, y_train, validation or (x_test, y_test), recipe)
     timer = EpochTimer()
     history = trainer.fit(epochs=recipe["epochs"], callbacks=[timer], **fit).history
     seconds = timer.seconds[1:] or timer.seconds  # the first epoch also compiles the graph; later ones show the pace
     total_seconds = sum(timer.seconds)
-    if clean_epochs:
-        clean_history, clean_seconds = train_clean(model, recipe, fit)
-        history = {key: values + clean_history[key] for key, values in history.items()}
-        total_seconds += sum(clean_seconds)
+    for phase, epochs in ((train_clean, clean_epochs), (train_outliers, recipe.get("outlier_epochs", 0))):
+        if epochs:
+            phase_history, phase_seconds = phase(model, recipe, fit, args.seed)
+            history = {key: values + phase_history[key] for key, values in history.items()}
+            total_seconds += sum(phase_seconds)
     # The saved weights are scored on the test set, or in a validation run on the held-out images alone: a run that
     # chooses a recipe never sees a test score, so none can sway the choice.
     split, (images, labels) = ("validation", validation) if validation else ("test", (x_test, y_test))
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     loss, accuracy = model.evaluate(images, labels, batch_size=1000, verbose=0)
-    predictions = np.argmax(model.predict(images, batch_size=1000, verbose=0), axis=1)
+    probabilities = model.predict(images, batch_size=1000, verbose=0)
+    predictions = np.argmax(probabilities, axis=1)
     confusion = np.zeros((model_defs.NUM_CLASSES, model_defs.NUM_CLASSES), dtype=int)
     np.add.at(confusion, (labels, predictions), 1)
     metrics = {
@@ -278,10 +299,26 @@ def train_one(model_name: str, recipe: dict, args, train, test, validation, devi
         "confusion_matrix": confusion.tolist(),
         "curve": split,  # the per-epoch curve scores the raw weights, not their average as saved
     }
+    if validation:
+        metrics["calibration"] = fitted_calibration(recipe, probabilities, labels)
+    elif model_name in CALIBRATION and recipe == RECIPES.get(model_name):  # fitted for this recipe only
+        metrics["calibration"] = CALIBRATION[model_name]
     return model, metrics
 
 
-def train_clean(model, recipe: dict, fit: dict) -> tuple[dict, list[float]]:
+def fitted_calibration(recipe: dict, probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    """What the app applies to a model's answers (confidence.py), fitted on held-out digits: the temperature that
+    gives their labels the highest likelihood, and the digit score below which recipe["digit_flag_rate"] of them
+    fall."""
+    scores = confidence.digit_score(probabilities)
+    return {
+        "temperature": round(confidence.fit_temperature(probabilities, labels), 4),
+        "digit_threshold": round(confidence.threshold(scores, recipe.get("digit_flag_rate", DIGIT_FLAG_RATE)), 4),
+        "fitted_on": f"{len(labels):,} validation images",
+    }
+
+
+def train_clean(model, recipe: dict, fit: dict, seed: int = 0) -> tuple[dict, list[float]]:
     """The recipe's clean_epochs: model trains on the images as they are, at a small learning rate falling to zero,
     so that after the augmented epochs (from their weight average) it stops spending itself on distortions the test
     digits never show. fit: what fit_arguments gives for the recipe. Returns the per-epoch history and seconds."""
@@ -292,6 +329,72 @@ def train_clean(model, recipe: dict, fit: dict) -> tuple[dict, list[float]]:
     timer = EpochTimer()
     history = clean.fit(epochs=recipe["clean_epochs"], callbacks=[timer], **fit).history
     return history, timer.seconds
+
+
+def train_outliers(model, recipe: dict, fit: dict, seed: int) -> tuple[dict, list[float]]:
+    """The recipe's outlier_epochs (outlier exposure: Hendrycks, Mazeika and Dietterich, ICLR 2019): model trains on
+    the digits as they are, each with its one label, and on recipe["outliers"] drawings that are not digits
+    (non_digits.py), whose target is an even spread over the ten digits, weighted by outlier_weight; the learning
+    rate falls from outlier_learning_rate to zero. A non-digit then gets an answer spread thin, which
+    confidence.digit_score reads. With outlier_style_digits the phase's digits also include that many drawings of
+    the handwriting MNIST lacks: a model that never saw such digits would learn that they are no digits either
+    (docs/not-a-digit.md). fit: what fit_arguments gives. Returns the per-epoch history and seconds."""
+    outliers = prepare(non_digits.training_non_digits(recipe["outliers"], seed))
+    eye = np.eye(model_defs.NUM_CLASSES, dtype="float32")
+    labels = fit["y"] if fit["y"].ndim == 1 else np.argmax(fit["y"], axis=1)
+    digits, labels = with_drawn_digits(fit["x"], labels, recipe.get("outlier_style_digits", 0), seed)
+    images = np.concatenate([digits, outliers])
+    targets = np.concatenate([eye[labels], np.full((len(outliers), model_defs.NUM_CLASSES), 0.1, "float32")])
+    watched = fit["validation_data"]
+    watched = watched[0], watched[1] if watched[1].ndim == 2 else eye[watched[1]]
+    trainer = trainer_for(model, None)
+    steps = recipe["outlier_epochs"] * int(np.ceil(len(images) / fit["batch_size"]))
+    schedule = keras.optimizers.schedules.CosineDecay(recipe["outlier_learning_rate"], steps)
+    loss = OutlierExposureLoss(recipe["outlier_weight"])
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=[DigitAccuracy()])
+    timer = EpochTimer()
+    history = trainer.fit(
+        images, targets, batch_size=fit["batch_size"], epochs=recipe["outlier_epochs"], validation_data=watched,
+        callbacks=[timer], verbose=fit["verbose"], shuffle=True,
+    ).history  # fmt: skip
+    return history, timer.seconds
+
+
+def is_digit_target(targets):
+    """Per row of targets: 1.0 for a digit's one label, 0.0 for a non-digit's even spread."""
+    return keras.ops.cast(keras.ops.max(targets, axis=-1) > 0.5, "float32")
+
+
+class OutlierExposureLoss(keras.losses.Loss):
+    """Cross-entropy against the targets: a digit's against its label, a non-digit's against the even spread
+    (its mean -log p over the ten digits), the latter weighted by outlier_weight."""
+
+    def __init__(self, outlier_weight: float, name: str = "outlier_exposure"):
+        super().__init__(name=name)
+        self.outlier_weight = outlier_weight
+
+    def call(self, y_true, y_pred):
+        cross_entropy = -keras.ops.sum(y_true * keras.ops.log(keras.ops.clip(y_pred, 1e-7, 1.0)), axis=-1)
+        digit = is_digit_target(y_true)
+        return cross_entropy * (digit + (1 - digit) * self.outlier_weight)
+
+
+class DigitAccuracy(keras.metrics.Metric):
+    """The share of digits answered right, leaving out the non-digits (they have no right answer)."""
+
+    def __init__(self, name: str = "accuracy"):
+        super().__init__(name=name)
+        self.right = self.add_variable(shape=(), initializer="zeros", name="right")
+        self.seen = self.add_variable(shape=(), initializer="zeros", name="seen")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        digit = is_digit_target(y_true)
+        same = keras.ops.cast(keras.ops.argmax(y_true, axis=-1) == keras.ops.argmax(y_pred, axis=-1), "float32")
+        self.right.assign_add(keras.ops.sum(same * digit))
+        self.seen.assign_add(keras.ops.sum(digit))
+
+    def result(self):
+        return self.right / keras.ops.maximum(self.seen, 1.0)
 
 
 def fit_arguments(images, labels, watched: tuple, recipe: dict, verbose: int = 2) -> dict:
@@ -400,20 +503,20 @@ def plots(metrics: dict):
     models = metrics["models"]
     figure = Figure(figsize=(11, 4), dpi=100)
     axes = figure.subplots(1, 2)
-    for model_name, entry in models.items():
-        history, recipe = entry["history"], entry.get("recipe", {})
+    for name, entry in models.items():
+        history, colour = entry["history"], model_defs.MODEL_COLOURS.get(name)
         epochs = range(1, len(history["loss"]) + 1)
-        seen = "augmented" if "rotation_degrees" in recipe else "not augmented"
-        seen += f" but the last {recipe['clean_epochs']}" if recipe.get("clean_epochs") else ""
-        curve = "validation" if entry.get("validation_images") else "test, watched only"
+        curve = "validation" if entry.get("validation_images") else "test"
         for axis, key in zip(axes, ("accuracy", "loss"), strict=True):
-            (line,) = axis.plot(epochs, history[key], "--", alpha=0.6, label=f"{model_name} train ({seen})")
+            axis.plot(epochs, history[key], "--", color=colour, alpha=0.6, label=f"{entry['title']}, training images")
             if f"val_{key}" in history:
-                axis.plot(epochs, history[f"val_{key}"], color=line.get_color(), label=f"{model_name} {curve}")
-    for axis, key, limits in zip(axes, ("accuracy", "loss"), ((0.95, 1.0), (0, 0.2)), strict=True):
-        axis.set(title=f"{key} per epoch", xlabel="epoch", ylim=limits)
+                axis.plot(epochs, history[f"val_{key}"], color=colour, label=f"{entry['title']}, {curve} images")
+    # Loss on a log scale: label smoothing and the non-digits keep the CNN's training loss far above the others.
+    for axis, key, scale in zip(axes, ("accuracy", "loss"), ("linear", "log"), strict=True):
+        axis.set(title=f"{key} per epoch", xlabel="epoch", yscale=scale)
         axis.grid(alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize=8)
+    axes[0].set_ylim(0.95, 1.0)
     yield "curves.png", figure
 
     for model_name in (name for name in model_defs.MODEL_NAMES if name in models):

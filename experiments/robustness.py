@@ -46,8 +46,8 @@ def accuracy_curves(models: dict, images: np.ndarray, labels: np.ndarray) -> dic
     return curves
 
 
-def permuted_entry(run_dir: Path, committed: dict) -> dict:
-    """The permuted-pixel run's accuracies (from its metrics.json), beside the committed models' own."""
+def permuted_entry(run_dir: Path) -> dict:
+    """The permuted-pixel run's accuracies, from its metrics.json."""
     path = Path(run_dir) / model_defs.METRICS_FILE
     try:
         models = json.loads(path.read_text())["models"]
@@ -68,7 +68,6 @@ def permuted_entry(run_dir: Path, committed: dict) -> dict:
         "test_images": models["cnn"].get("test_images"),
         "train_images": models["cnn"].get("train_images"),
         "test_accuracy": accuracy,
-        "unpermuted_test_accuracy": {name: committed[name]["test_accuracy"] for name in model_defs.MODEL_NAMES},
     }
 
 
@@ -97,9 +96,9 @@ def plot(report: dict, path: Path) -> None:
         (axes[1], "rotation", report["rotation_deg"], "anticlockwise rotation (degrees)"),
     ):
         for name in model_defs.MODEL_NAMES:
-            axis.plot(
-                values, [100 * a for a in report["accuracy"][name][kind]], "o-", label=model_defs.MODEL_TITLES[name]
-            )
+            accuracy = [100 * a for a in report["accuracy"][name][kind]]
+            colour = model_defs.MODEL_COLOURS[name]
+            axis.plot(values, accuracy, "o-", color=colour, label=model_defs.MODEL_TITLES[name])
         axis.set(xlabel=unit, ylabel="test accuracy (%)", ylim=(0, 100))
         axis.grid(alpha=0.3)
     axes[0].legend(loc="lower left")
@@ -154,7 +153,7 @@ def main(argv=None) -> None:
     committed = json.loads((args.weights_dir / model_defs.METRICS_FILE).read_text())["models"]
     report_path = args.output_dir / "robustness.json"
     previous = json.loads(report_path.read_text()) if report_path.is_file() else {}
-    permuted = permuted_entry(args.permuted, committed) if args.permuted else previous.get("permuted_pixels")
+    permuted = permuted_entry(args.permuted) if args.permuted else previous.get("permuted_pixels")
 
     report = {
         "test_images": len(images),
@@ -165,8 +164,10 @@ def main(argv=None) -> None:
         "rotation_direction": "anticlockwise",
         "accuracy": accuracy_curves(models, images.astype(np.float32) / 255, labels),
     }
-    if permuted:
-        report["permuted_pixels"] = permuted
+    report["weights_sha256"] = {name: committed[name]["weights_sha256"] for name in model_defs.MODEL_NAMES}
+    if permuted:  # beside the weights measured here, whichever run the permuted figures come from
+        unpermuted = {name: committed[name]["test_accuracy"] for name in model_defs.MODEL_NAMES}
+        report["permuted_pixels"] = {**permuted, "unpermuted_test_accuracy": unpermuted}
     args.output_dir.mkdir(parents=True, exist_ok=True)
     replace_with(
         args.output_dir / "mistakes.npz", lambda tmp: np.savez_compressed(tmp, **mistakes(models, images, labels))

@@ -18,6 +18,7 @@ from experiments import permuted_pixels, wide_cnn
 
 # The CNN's recipe at full size, but 100 drawn digits beside small_mnist's 700 rather than 6,000
 SHORT_RUN = ("--epochs", "2", "--validation", "100", "--set", "style_digits=100")
+SHORT_RUN += ("--set", "outliers=200", "--set", "outlier_epochs=1", "--set", "outlier_style_digits=100")
 
 
 def run_python(*args, env=None) -> subprocess.CompletedProcess:
@@ -88,10 +89,14 @@ def test_short_run_writes_loadable_weights_and_valid_metrics(trained_dir):
         images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
         accuracy = float(np.mean(predicted_digits(model, images[700:800]) == labels[700:800]))
         assert entry["validation_accuracy"] == pytest.approx(accuracy, abs=0.011)
-        assert entry["recipe"] == {**train.RECIPES[name], "epochs": 2, "style_digits": 100}
-        # the CNN's recipe ends with epochs on the images as they are: they come after the two augmented ones
+        short = {"epochs": 2, "style_digits": 100, "outliers": 200, "outlier_epochs": 1, "outlier_style_digits": 100}
+        assert entry["recipe"] == {**train.RECIPES[name], **short}
+        # the CNN's recipe goes on with epochs on the images as they are, and both end with one among non-digits
         for key in ("accuracy", "loss", "val_accuracy", "val_loss"):
-            assert len(entry["history"][key]) == 2 + train.RECIPES[name].get("clean_epochs", 0)
+            assert len(entry["history"][key]) == 2 + train.RECIPES[name].get("clean_epochs", 0) + 1
+        calibration = entry["calibration"]  # fitted on the held-out images, as the app applies it
+        assert calibration["temperature"] > 0 and 0 <= calibration["digit_threshold"] <= 1
+        assert calibration["fitted_on"] == "100 validation images" and model_defs.calibration(name, trained_dir)
         assert entry["seconds_per_epoch"] > 0
         assert sum(map(sum, entry["confusion_matrix"])) == 100  # of the held-out images
         assert {"command", "device", "date", "versions", "backend"} <= entry.keys()
@@ -158,7 +163,8 @@ def test_failed_upload_leaves_local_files_and_merges_metrics(small_mnist, traine
     shutil.copytree(trained_dir, output_dir)
     cnn_before = (output_dir / "cnn.weights.h5").read_bytes()
     result = run_train(
-        *("--model", "linear", "--epochs", "1", "--data-dir", str(small_mnist), "--output-dir", str(output_dir)),
+        *("--model", "linear", "--epochs", "1", "--set", "outlier_epochs=0", "--data-dir", str(small_mnist)),
+        *("--output-dir", str(output_dir)),
         *("--push-to-hub", "someone/digit-studio"),
         env={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_not_a_real_token", "HF_HUB_DISABLE_TELEMETRY": "1"},
     )
@@ -212,10 +218,13 @@ def test_clean_epochs_follow_the_recipe_and_the_experiment_replays_them(small_mn
     """The CNN's last epochs, on images without augmentation, come after its own and leave those as they were;
     experiments/clean_epochs.py replays that phase on a run trained without it."""
     args = ["--model", "cnn", "--data-dir", str(small_mnist), *SHORT_RUN, "--set", "clean_epochs=0"]
+    args += ["--set", "outlier_epochs=0"]  # what the replay needs: the augmented epochs alone
     train.main([*args, "--output-dir", str(tmp_path)])
     without = json.loads((tmp_path / "metrics.json").read_text())["models"]["cnn"]["history"]
     with_clean = json.loads((trained_dir / "metrics.json").read_text())["models"]["cnn"]["history"]
-    assert {key: values[:2] for key, values in with_clean.items()} == without
+    assert {key: values[:2] for key, values in with_clean.items()} == {
+        key: values[:2] for key, values in without.items()
+    }
     name = model_defs.weights_file("cnn")
     assert (tmp_path / name).read_bytes() != (trained_dir / name).read_bytes()
 
@@ -248,7 +257,7 @@ def test_a_failure_while_writing_leaves_the_previous_set_in_place(small_mnist, t
         yield
 
     monkeypatch.setattr(train, "plots", broken_plots)
-    args = ["--model", "linear", "--data-dir", str(small_mnist), "--epochs", "1"]
+    args = ["--model", "linear", "--data-dir", str(small_mnist), "--epochs", "1", "--set", "outlier_epochs=0"]
     with pytest.raises(RuntimeError, match="plotting failed"):
         train.main([*args, "--output-dir", str(output_dir)])
     assert snapshot(output_dir) == before  # no new weights, and no temporary file left behind
@@ -259,7 +268,8 @@ def test_jax_trains_data_parallel_and_its_weights_score_the_same_in_tensorflow(s
     """KERAS_BACKEND=jax over two simulated CPU devices: DataParallel, recorded, and loadable by the app's backend."""
     result = run_train(
         *("--model", "cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--set", "style_digits=100"),
-        *("--set", "clean_epochs=0", "--output-dir", str(tmp_path)),  # one phase is enough to show the devices
+        *("--set", "clean_epochs=0", "--set", "outlier_epochs=0"),  # one phase is enough to show the devices
+        *("--output-dir", str(tmp_path)),
         env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -304,7 +314,8 @@ def test_the_pixel_permutation_reorders_every_image_the_same_way():
 
 @pytest.mark.training
 def test_the_permuted_pixel_experiment_trains_and_tests_on_shuffled_images(small_mnist, tmp_path):
-    args = ["--model", "linear", "--permutation-seed", "3", "--epochs", "5", "--data-dir", str(small_mnist)]
+    args = ["--model", "linear", "--permutation-seed", "3", "--epochs", "5", "--set", "outlier_epochs=0"]
+    args += ["--data-dir", str(small_mnist)]
     result = run_python("-m", "experiments.permuted_pixels", *args, "--output-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     entry = json.loads((tmp_path / "metrics.json").read_text())["models"]["linear"]
@@ -315,3 +326,17 @@ def test_the_permuted_pixel_experiment_trains_and_tests_on_shuffled_images(small
     shuffled = images.reshape(len(images), -1)[:, permuted_pixels.pixel_permutation(3)].reshape(images.shape)
     accuracy = float(np.mean(predicted_digits(model, shuffled) == labels))
     assert accuracy == pytest.approx(entry["test_accuracy"], abs=1 / len(labels)) and accuracy > 0.3
+
+
+def test_outlier_exposure_pulls_non_digits_toward_an_even_spread_and_scores_digits_only():
+    """A digit's loss is its cross-entropy; a non-digit's, its mean -log p over the ten digits times the weight;
+    the accuracy counts digits only."""
+    digit_target, spread = np.eye(10, dtype="float32")[3], np.full(10, 0.1, "float32")
+    answer = np.array([0.02] * 3 + [0.82] + [0.02] * 6, "float32")
+    loss = train.OutlierExposureLoss(outlier_weight=0.5)
+    per_row = np.asarray(loss.call(np.stack([digit_target, spread]), np.stack([answer, answer])))
+    assert per_row == pytest.approx([-np.log(0.82), 0.5 * -np.mean(np.log(answer))], rel=1e-5)
+    accuracy = train.DigitAccuracy()
+    wrong = np.roll(answer, 1)
+    accuracy.update_state(np.stack([digit_target, digit_target, spread]), np.stack([answer, wrong, answer]))
+    assert float(accuracy.result()) == pytest.approx(0.5)  # one of the two digits; the non-digit is not counted
