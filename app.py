@@ -31,7 +31,7 @@ def load_models() -> tuple:
     """The weights folder and both models; exits with one line when the weights cannot be trusted."""
     try:
         folder = hub.weights_dir()
-        return folder, {name: model_defs.load_model(name, folder) for name in model_defs.MODEL_NAMES}
+        return folder, answers.load(folder)
     except model_defs.WeightsError as error:
         raise SystemExit(f"app.py: {error}") from None
 
@@ -43,7 +43,6 @@ with contextlib.suppress(RuntimeError):  # TensorFlow already ran in this proces
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(2)
 WEIGHTS_DIR, models = load_models()
-answers.MODELS.update(models)
 METRICS = json.loads((WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())["models"]
 
 with gr.Blocks(title="Handwritten-digit studio") as demo:

@@ -109,7 +109,7 @@ def in_process(
         "sketch_800": (events.digit_from_sketch, sketch),
         "photo_800": (preprocess.preprocess_image, photo),
     }
-    results = {"preprocess_ms": {}, "with_models_ms": {}, "model_ms": {}, "batch_images_per_s": {}}
+    results = {"preprocess_ms": {}, "with_models_ms": {}, "model_ms": {}, "answer_ms": {}, "batch_images_per_s": {}}
     results["photo_ink_ms"] = spread(time_calls(counts["repeats"], preprocess.ink_from_image, photo))
     for case, (to_digit, value) in cases.items():
         results["preprocess_ms"][case] = spread(time_calls(counts["repeats"], to_digit, value))
@@ -124,6 +124,9 @@ def in_process(
     one, batch = digits[:1, ..., None], digits[:BATCH_SIZE, ..., None]
     for name in model_defs.MODEL_NAMES:
         results["model_ms"][name] = spread(time_calls(counts["repeats"], answers.predict, name, one))
+        # what every surface adds to a prediction: the temperature, the digit score and the verdict's fields
+        probabilities = answers.predict(name, one)[0]
+        results["answer_ms"][name] = spread(time_calls(counts["repeats"], answers.answer, probabilities, name))
         batch_ms = time_calls(counts["batch_repeats"], answers.predict, name, batch)
         results["batch_images_per_s"][name] = BATCH_SIZE / (float(np.median(batch_ms)) / 1000)
     return results
@@ -324,9 +327,17 @@ def markdown(report: dict) -> str:
         f"| MNIST test digit 0 | {ms(why['evidence_maps'])} | {ms(why['stress_update'])} |",
     ]
     lines += ["", f"4-digit number on the 800x400 canvas, read by both models: {ms(local['number_ms'])} ms p50 / p95."]
-    lines += ["", f"| model | one image, ms p50 / p95 | batch of {BATCH_SIZE}, images/s |", "|---|---|---|"]
+    lines += [
+        "",
+        f"| model | one image, ms p50 / p95 | its answer shown (calibrated, digit score), ms p50 / p95 "
+        f"| batch of {BATCH_SIZE}, images/s |",
+        "|---|---|---|---|",
+    ]
     for name in model_defs.MODEL_NAMES:
-        lines.append(f"| {name} | {ms(local['model_ms'][name])} | {local['batch_images_per_s'][name]:,.0f} |")
+        lines.append(
+            f"| {name} | {ms(local['model_ms'][name])} | {ms(local['answer_ms'][name])} "
+            f"| {local['batch_images_per_s'][name]:,.0f} |"
+        )
     lines += ["", *json_route_markdown(api["json_route"])]
     if all(kind in api for kind in CLIENT_KINDS):
         lines += ["", *trivial_markdown(api)]

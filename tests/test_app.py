@@ -18,6 +18,7 @@ from digit_studio.web import compare_section
 
 EXAMPLES = sorted(path for path in (REPO / "examples").iterdir() if path.suffix in {".png", ".jpg", ".webp"})
 NUMBER_EXAMPLES = sorted((REPO / "examples" / "numbers").iterdir())  # named <number>_<kind>
+NON_DIGITS = sorted((REPO / "examples" / "not_digits").iterdir())  # a smiley, a letter: neither model's digit
 
 
 def label_of(path) -> str:
@@ -62,6 +63,30 @@ def test_every_example_is_classified_correctly_by_both_models(client, path):
     assert abs(sum(c["confidence"] for c in cnn["confidences"]) - 1) < 1e-3
     assert preview.startswith('<img src="data:image/png;base64,')
     assert f"Both models say **{label_of(path)}**" in summary and "ms" in summary
+
+
+@pytest.mark.parametrize("path", NON_DIGITS, ids=lambda path: path.name)
+def test_a_drawing_that_is_no_digit_gets_the_verdict_and_the_same_outputs(client, path):
+    cnn, linear, preview, summary = client.predict(handle_file(str(path)), api_name="/classify")
+    assert summary.startswith("That doesn't look like a digit: neither model knows it.")
+    assert len(cnn["confidences"]) == len(linear["confidences"]) == 10 and preview.startswith("<img")
+
+
+def test_a_number_with_a_letter_in_it_reads_the_letter_as_a_question_mark(client, tmp_path):
+    """The drawn 2026 with the example letter A pasted after it: five pieces, the last one "?" for each model."""
+    with Image.open(NUMBER_EXAMPLES[0]) as number, Image.open(REPO / "examples/not_digits/letter_A.png") as letter:
+        letter = letter.convert("L").resize((number.height, number.height))
+        joined = Image.new("L", (number.width + letter.width, number.height), 255)
+        joined.paste(0, (0, 0, number.width, number.height), number.getchannel("A"))  # its ink is in the alpha
+        joined.paste(letter, (number.width, 0))
+    path = tmp_path / "2026A.png"
+    joined.save(path)
+    reading, views, summary = client.predict(handle_file(str(path)), api_name="/read_number")
+    assert reading["cnn"] == reading["linear"] == "2026?"
+    assert [entry[name]["is_digit"] for entry in reading["digits"] for name in ("cnn", "linear")] == [True] * 8 + [
+        False
+    ] * 2
+    assert "Check piece 5" in summary and views.count("#d9480f") == 1
 
 
 def test_mnist_digits_through_the_api(client, tmp_path):

@@ -34,7 +34,12 @@ def test_quick_benchmark_writes_every_figure(tmp_path):
             for case in ("digit_28", "sketch_800", "photo_800")
             for q in ("p50", "p95")
         ),
-        *(local["model_ms"][name][q] for name in ("cnn", "linear") for q in ("p50", "p95")),
+        *(
+            local[kind][name][q]
+            for kind in ("model_ms", "answer_ms")
+            for name in ("cnn", "linear")
+            for q in ("p50", "p95")
+        ),
         local["photo_ink_ms"]["p50"],
         *(route[kind]["serial_ms"]["p50"] for kind in ROUTE_KINDS),
         *(route[kind]["clients_16"][figure] for kind in ROUTE_KINDS for figure in ("requests_per_s", "p50", "p99")),

@@ -21,6 +21,8 @@ CHROMIUM_ARGS = [
 ]
 SEVEN = [(0.2, 0.15), (0.8, 0.15), (0.45, 0.9)]
 ONE = [(0.5, 0.1), (0.5, 0.9)]
+STAR = [(0.5, 0.05), (0.79, 0.9), (0.05, 0.38), (0.95, 0.38), (0.21, 0.9), (0.5, 0.05)]  # one stroke, five points
+CARDS = ("#cnn_answer", "#linear_answer")
 SCREENSHOTS = Path(tempfile.gettempdir())  # what the page showed, to look at when a test fails
 TOOLBARS_PX = (30, 50)  # a canvas's label and top toolbar, and its tools along the left edge, drawn over it
 
@@ -86,19 +88,20 @@ def wait_until_answered(page, output: str) -> None:
 
 
 def expect_cleared(page) -> None:
-    """The one-digit canvas blank, and every answer about it back to the hint: Labels, 28x28 view, "Why they differ"."""
+    """The one-digit canvas blank, and every answer about it back to the hint: the cards, 28x28 view, "Why they
+    differ"."""
     expect_blank(page, "#sketchpad")
     page.locator("#summary", has_text="Draw a digit").wait_for()
     page.locator("#why_maps", has_text="Draw a digit").wait_for()
-    for label in ("#cnn_label", "#linear_label"):
-        assert page.locator(f"{label} h2").count() == 0
+    for card in CARDS:
+        assert page.locator(f"{card} [data-answer]").get_attribute("data-answer") == ""
     assert page.locator("#preview img").count() == 0
 
 
 def expect_both_models_say(page, digit: int) -> None:
     page.locator("#summary", has_text=f"Both models say {digit}.").wait_for()
-    for label in ("#cnn_label", "#linear_label"):
-        assert page.locator(f"{label} h2").inner_text().strip() == str(digit)
+    for card in CARDS:
+        assert page.locator(f"{card} [data-answer]").get_attribute("data-answer") == str(digit)
     assert page.locator("#preview img").count() == 1
 
 
@@ -115,6 +118,18 @@ def test_drawing_works_again_after_clearing(page):
     expect_both_models_say(page, 1)
 
 
+def test_a_star_is_not_a_digit(page):
+    """The verdict says so, and a card that judged it so shows "not a digit I know" instead of a digit."""
+    page.get_by_role("button", name="Clear", exact=True).click()
+    page.locator("#summary", has_text="Draw a digit").wait_for()
+    draw(page, STAR)
+    page.locator("#summary", has_text="That doesn't look like a digit").wait_for()
+    answers = [page.locator(f"{card} [data-answer]").get_attribute("data-answer") for card in CARDS]
+    assert "not-a-digit" in answers and all(answer == "not-a-digit" or answer.isdigit() for answer in answers)
+    assert page.locator("#cnn_answer, #linear_answer").get_by_text("not a digit I know").count() >= 1
+    page.screenshot(path=SCREENSHOTS / "star_is_not_a_digit.png")
+
+
 def test_clearing_the_canvas_from_its_toolbar_then_drawing(page):
     page.locator("#sketchpad button[aria-label='Clear canvas']").click()
     page.locator("#summary", has_text="Draw a digit").wait_for()
@@ -122,9 +137,16 @@ def test_clearing_the_canvas_from_its_toolbar_then_drawing(page):
     expect_both_models_say(page, 7)
 
 
-def test_upload_an_example_file(page):
-    example = sorted((REPO / "examples").glob("*_paper_photo.jpg"))[0]
+def test_upload_a_blank_picture_then_an_example_file(page, tmp_path):
+    """A picture with no digit says so in the summary; an example is then read as usual."""
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), "white").save(blank)
     page.get_by_role("tab", name="Upload", exact=True).click()
+    page.locator("#upload input[type=file]").set_input_files(str(blank))
+    page.locator("#summary", has_text="No digit found").wait_for()
+    example = sorted((REPO / "examples").glob("*_paper_photo.jpg"))[0]
+    page.get_by_role("button", name="Clear", exact=True).click()  # clears the upload box too
+    page.locator("#summary", has_text="Draw a digit").wait_for()
     page.locator("#upload input[type=file]").set_input_files(str(example))
     expect_both_models_say(page, int(example.name[0]))
 
@@ -154,6 +176,40 @@ def test_why_they_differ_follows_the_drawing_and_the_stress_controls(page):
     page.get_by_role("button", name="Clear", exact=True).click()
     page.locator("#summary", has_text="Draw a digit").wait_for()
     page.locator("#why_maps", has_text="Draw a digit").wait_for()
+
+
+def in_view(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    return box is not None and 0 <= box["y"] and box["y"] + min(box["height"], 200) <= page.viewport_size["height"]
+
+
+def test_the_stress_test_stays_true(page):
+    """The picture and maps follow a control moved by keyboard; a typed value past the range stands at its end,
+    without an error; picking a mistake resets the controls and brings its explanation into view."""
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    if not page.locator("#why_maps").is_visible():
+        page.locator("#why").get_by_text("Why they differ").first.click()
+    page.get_by_role("button", name="Clear", exact=True).click()
+    draw(page, SEVEN)
+    expect_both_models_say(page, 7)
+    maps = page.locator("#why_maps img[alt='28x28 input']")
+    maps.wait_for()
+    before = maps.get_attribute("src")
+    page.locator("#stress_rotation input[type=range]").focus()
+    page.keyboard.press("End")
+    page.wait_for_function(
+        "src => document.querySelector(\"#why_maps img[alt='28x28 input']\").src !== src", arg=before
+    )
+    typed = page.locator("#stress_shift_x input[type=number]")
+    typed.fill("90")
+    typed.press("Enter")
+    page.wait_for_function("() => document.querySelector('#stress_shift_x input[type=number]').value === '8'")
+    page.wait_for_timeout(500)
+    assert page.locator(".toast-body").count() == 0  # no error shown
+    page.locator("#mistakes .thumbnail-item").first.click()
+    page.wait_for_function("() => document.querySelector('#stress_rotation input[type=number]').value === '0'")
+    page.wait_for_timeout(1000)  # the smooth scroll
+    assert in_view(page, "#why_maps")
 
 
 def test_a_number_on_the_wide_canvas(page):

@@ -157,3 +157,11 @@ def test_overlay_colours_evidence_for_red_and_against_blue(digits):
     assert picture.shape == (56, 56, 3) and picture.dtype == np.uint8
     red, blue = picture[20, 20], picture[40, 40]
     assert red[0] > 200 > red[2] and blue[2] > 200 > blue[0]
+
+
+def test_a_typed_control_value_past_its_range_stands_at_the_nearest_end():
+    clamped = explain.clamp_stress({"rotation": 90, "shift_x": -20.5, "scale": 1.1, "thickness": "thick"})
+    assert clamped == {"rotation": 45.0, "shift_x": -8.0, "scale": 1.1, "thickness": "thick"}
+    with pytest.raises(ValueError, match="must be a number"):
+        explain.check_stress(clamped)  # what is not a number is still refused, by name
+    assert np.isnan(explain.clamp_stress({"rotation": float("nan")})["rotation"])

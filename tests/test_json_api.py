@@ -20,12 +20,13 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from test_app import EXAMPLES, label_of
+from test_app import EXAMPLES, NON_DIGITS, label_of
 from test_bad_input import assert_human
 
 import bad_inputs
 import model_defs
 from conftest import REPO
+from digit_studio import answers
 from digit_studio.web import json_api
 
 TIMEOUT_S = 60
@@ -49,14 +50,19 @@ def classify(app_url: str, **request) -> httpx.Response:
     return httpx.post(f"{app_url}api/classify", timeout=TIMEOUT_S, **request)
 
 
-def assert_answer(answer: dict, label: str) -> None:
-    assert answer["cnn"]["label"] == answer["linear"]["label"] == label, answer
-    assert answer["agree"] is True
+def assert_answer(answer: dict, label: str | None) -> None:
+    """Both models' answers, whole; label: the digit both name, or None for an image neither takes for a digit."""
+    if label is not None:
+        assert answer["cnn"]["label"] == answer["linear"]["label"] == label, answer
+        assert answer["agree"] is True
+    assert answer["is_digit"] is (label is not None)
     for model in model_defs.MODEL_NAMES:
         confidences = answer[model]["confidences"]
         assert list(confidences) == model_defs.CLASS_NAMES
         assert abs(sum(confidences.values()) - 1) < 1e-3
         assert answer[model]["confidence"] == max(confidences.values())
+        assert answer[model]["is_digit"] is (label is not None) and 0 <= answer[model]["digit_score"] <= 1
+        assert (answer[model]["digit_score"] >= 0.5) is answer[model]["is_digit"]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
@@ -67,6 +73,13 @@ def test_every_example_as_a_form_field_and_as_the_body(app_url, path):
     for response in (as_field, as_body):
         assert response.status_code == 200 and response.headers["content-type"] == "application/json"
         assert_answer(response.json(), label_of(path))
+
+
+@pytest.mark.parametrize("path", NON_DIGITS, ids=lambda path: path.name)
+def test_a_drawing_that_is_no_digit_gets_an_answer_that_says_so(app_url, path):
+    response = classify(app_url, files={"image": (path.name, path.read_bytes())})
+    assert response.status_code == 200
+    assert_answer(response.json(), None)
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +301,7 @@ def test_a_batch_is_answered_in_full_after_a_worker_dies_and_then_without_worker
     batch = batch_of_every_kind()
     request = httpx.Request("POST", "http://studio/", files=[("images", ("x.png", data)) for data in batch])
     body, content_type = request.read(), request.headers["content-type"]
-    models = {name: model_defs.load_model(name, model_defs.WEIGHTS_DIR) for name in model_defs.MODEL_NAMES}
+    models = answers.load(model_defs.WEIGHTS_DIR)  # and their calibration, which every answer applies
 
     def predict(name: str, digits: np.ndarray) -> np.ndarray:
         return models[name].predict_on_batch(digits)

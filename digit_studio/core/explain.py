@@ -149,6 +149,17 @@ def check_stress(settings: dict) -> dict:
     return checked
 
 
+def clamp_stress(settings: dict) -> dict:
+    """Each control's number brought within STRESS_LIMITS: a value typed past an end stands at that end. Anything
+    that is not a finite number is left as it is, for check_stress to refuse."""
+    clamped = dict(settings)
+    for name, value in settings.items():
+        if name in STRESS_LIMITS and isinstance(value, int | float) and np.isfinite(value):
+            lowest, highest, _ = STRESS_LIMITS[name]
+            clamped[name] = min(max(float(value), lowest), highest)
+    return clamped
+
+
 def thickness(digit: np.ndarray, steps: float) -> np.ndarray:
     """Grey dilation (steps > 0) or erosion (< 0), one 3x3 step per unit; fractions blend the two nearest steps."""
     extreme = np.maximum if steps > 0 else np.minimum

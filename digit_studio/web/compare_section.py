@@ -1,13 +1,19 @@
 """The "How the two models compare" section: metrics.json as a table beside this server's own latency, the
-training curves and both confusion matrices, all from the weights folder app.py serves.
+training curves and both confusion matrices, all from the weights folder app.py serves; and how honest each
+model's confidence is and how well it knows a non-digit (weights/not_a_digit.json, experiments/not_a_digit.py).
 """
+
+import json
 
 import gradio as gr
 import numpy as np
 
 import model_defs
 from digit_studio import answers
-from digit_studio.web.page import Page, Wire
+from digit_studio.web.page import MODEL_NAMES, Page, Wire
+
+# Measured on the committed weights, so read from the repository's weights/ (not WEIGHTS_REPO), as robustness.json.
+NOT_A_DIGIT = json.loads((model_defs.WEIGHTS_DIR / "not_a_digit.json").read_text())
 
 
 def comparison_markdown(metrics: dict, latency_ms: dict[str, float]) -> str:
@@ -22,6 +28,29 @@ def comparison_markdown(metrics: dict, latency_ms: dict[str, float]) -> str:
     return (
         "| model | parameters | accuracy | loss | scored on (MNIST) | training: epochs x time per epoch "
         "| latency per image (this server) |\n|---|---|---|---|---|---|---|\n" + rows
+    )
+
+
+def honesty_markdown(report: dict) -> str:
+    """Each model's calibration and how well it tells digits from non-digits, and the studio's verdict."""
+    rows = [
+        f"| {MODEL_NAMES[name]} | {entry['calibration_error_before']:.1%} → {entry['calibration_error']:.1%} "
+        f"| {entry['auroc_test_digits']:.3f} | {entry['flagged']['non-digits']:.1%} "
+        f"| {entry['flagged']['MNIST test digits']:.1%} | {entry['flagged']['handwriting check set']:.1%} |"
+        for name, entry in report["models"].items()
+    ]
+    studio = report["studio"]
+    rows.append(
+        f"| the studio (either model) | | | {studio['non-digits']:.1%} | {studio['MNIST test digits']:.1%} "
+        f"| {studio['handwriting check set']:.1%} |"
+    )
+    return (
+        "**Does each model know when it does not know?** A model that says 90% should be right 9 times in 10: "
+        "the calibration error is the gap between the two, before and after each model's confidences are "
+        "softened or sharpened to fit digits it was not trained on. Its digit score tells a drawing it knows from "
+        "a letter, a doodle or a scribble (AUROC: 1.0 always tells them apart, 0.5 is a coin toss).\n\n"
+        "| model | calibration error (MNIST test) | AUROC, digits vs non-digits | non-digits flagged "
+        "| MNIST test digits flagged | handwriting flagged |\n|---|---|---|---|---|---|\n" + "\n".join(rows)
     )
 
 
@@ -40,4 +69,10 @@ def layout(page: Page) -> Wire:
         with gr.Row():
             for name in model_defs.MODEL_NAMES:
                 gr.Image(str(page.weights_dir / f"confusion_{name}.png"), label=f"Confusion matrix: {name}", buttons=[])
+        gr.Markdown(honesty_markdown(NOT_A_DIGIT))
+        gr.Image(
+            str(model_defs.WEIGHTS_DIR / "not_a_digit.png"),
+            label="How sure vs how often right, and the digit score on digits and non-digits",
+            buttons=[],
+        )
     return lambda: None

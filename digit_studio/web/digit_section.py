@@ -9,27 +9,47 @@ import numpy as np
 
 import model_defs
 from digit_studio import answers
+from digit_studio.core import preprocess
 from digit_studio.web import events
-from digit_studio.web.page import EXAMPLES_DIR, HINT, PAGE_EVENT, Page, Wire, draw_or_upload, preview_html
+from digit_studio.web.page import (
+    EXAMPLES_DIR,
+    HINT,
+    PAGE_EVENT,
+    Page,
+    Wire,
+    answer_card,
+    draw_or_upload,
+    preview_html,
+)
 
 EXAMPLES = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in {".png", ".jpg", ".webp"})
 
 
-def describe(digit: np.ndarray) -> tuple:
-    """The outputs every one-digit endpoint shares: the CNN's Label value, the dense network's, the 28x28 view and a
-    summary."""
+def reading(digit: np.ndarray) -> tuple[dict, str]:
+    """Both models' answers for one digit and the summary every surface shows: the verdict and the models' time."""
     pair, milliseconds = answers.timed(digit)
-    summary = (
-        f"{answers.verdict(pair)}  \nCNN {milliseconds['cnn']:.1f} ms · dense network "
-        f"{milliseconds['linear']:.1f} ms (wall time, any wait included)"
-    )
+    timing = f"CNN {milliseconds['cnn']:.1f} ms · dense network {milliseconds['linear']:.1f} ms on the server"
+    return pair, f"{answers.verdict(pair)}\n\n{timing}"
+
+
+def describe(digit: np.ndarray) -> tuple:
+    """The one-digit endpoints' outputs: the CNN's Label value, the dense network's, the 28x28 view and a summary."""
+    pair, summary = reading(digit)
     return pair["cnn"]["confidences"], pair["linear"]["confidences"], preview_html(digit), summary
+
+
+def show(digit: np.ndarray) -> tuple:
+    """The page's outputs for one digit: both models' answer cards, the 28x28 view and the summary."""
+    pair, summary = reading(digit)
+    cards = (answer_card(name, pair[name]) for name in model_defs.MODEL_NAMES)
+    return *cards, preview_html(digit), f"### {summary}"  # the verdict as the page's headline
 
 
 def layout(page: Page) -> Wire:
     gr.Markdown(
         "# Handwritten-digit studio\nDraw a digit or upload a photo of one: a LeNet-style CNN and a plain "
-        "dense network each say which digit they see, and how sure they are."
+        "dense network each say which digit they see and how sure they are, or that it is not a digit they know. "
+        '(The original teaching project called the dense network "linear".)'
     )
     with gr.Row():
         with gr.Column():
@@ -44,12 +64,13 @@ def layout(page: Page) -> Wire:
         with gr.Column():
             summary = gr.Markdown(HINT, elem_id="summary")
             with gr.Row():
-                cnn_label = gr.Label(num_top_classes=10, label=model_defs.MODEL_TITLES["cnn"], elem_id="cnn_label")
-                linear_label = gr.Label(
-                    num_top_classes=10, label=model_defs.MODEL_TITLES["linear"], elem_id="linear_label"
-                )
+                cards = [gr.HTML(answer_card(name, None), elem_id=f"{name}_answer") for name in model_defs.MODEL_NAMES]
             preview = gr.HTML(label="What the models see (28x28)", elem_id="preview")
-    outputs = [cnn_label, linear_label, preview, summary]
+            # What /classify and /classify_sketch return first, as Gradio Label values; the page shows the cards.
+            labels = [
+                gr.Label(num_top_classes=10, visible=False, elem_id=f"{name}_label") for name in model_defs.MODEL_NAMES
+            ]
+    outputs = [*labels, preview, summary]
     page.current_digit = gr.State(None)
     page.digit_upload = upload
     page.sketchpads.append(sketch)
@@ -57,14 +78,22 @@ def layout(page: Page) -> Wire:
     def from_sketch(value: dict | None) -> np.ndarray:
         return events.digit_from_sketch(value, sketch)
 
-    def with_digit(to_digit):
-        """The page's view of an input: the endpoint's outputs and the digit itself, for "Why they differ"."""
+    empty = tuple(answer_card(name, None) for name in model_defs.MODEL_NAMES)
+
+    def with_digit(to_digit, says_why: bool = False):
+        """The page's view of an input: the endpoint's outputs and the digit itself, for "Why they differ". With
+        nothing to read the page shows its hint; says_why: an image that was sent but holds no digit shows why."""
 
         def view(value) -> tuple:
-            digit = to_digit(value)
-            return *describe(digit), digit
+            try:
+                digit = to_digit(value)
+            except preprocess.NoDigitError as error:
+                if says_why and events.file_path(value):
+                    return *empty, "", str(error), None
+                raise
+            return *show(digit), digit
 
-        return events.guarded(view, no_digit=(None, None, "", HINT, None))
+        return events.guarded(view, no_digit=(*empty, "", HINT, None))
 
     def classify(value: dict | None) -> tuple:
         return describe(events.digit_from_upload(value))
@@ -73,11 +102,13 @@ def layout(page: Page) -> Wire:
         return describe(from_sketch(value))
 
     def wire() -> None:
-        page_outputs = {"outputs": [*outputs, page.current_digit], **PAGE_EVENT}
+        page_outputs = {"outputs": [*cards, preview, summary, page.current_digit], **PAGE_EVENT}
         sketch.change(with_digit(from_sketch), sketch, trigger_mode="always_last", **page_outputs).success(
             **page.why_refresh
         )
-        upload.change(with_digit(events.digit_from_upload), upload, **page_outputs).success(**page.why_refresh)
+        upload.change(with_digit(events.digit_from_upload, says_why=True), upload, **page_outputs).success(
+            **page.why_refresh
+        )
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
         api = {"outputs": outputs, "preprocess": False}
         gr.Button(visible=False).click(events.guarded(classify), upload, api_name="classify", **api)

@@ -272,7 +272,11 @@ api = fastapi.FastAPI(
 )
 IMAGE_SCHEMA = {"type": "string", "format": "binary"}
 ANSWER_DOC = {
-    "200": {"description": '{"cnn": {"label", "confidence", "confidences"}, "linear": {...}, "agree": bool}'},
+    "200": {
+        "description": '{"cnn": {"label", "confidence", "confidences", "is_digit", "digit_score"}, "linear": {...}, '
+        '"agree": bool, "is_digit": bool}: is_digit false where a model (or, at the top, either model) does not '
+        "take the image for a digit it knows; digit_score from 0 to 1, 0.5 or more a digit"
+    },
     "400": {"description": '{"error": ...}: no digit found, a damaged image, a malformed form'},
     "408": {"description": f"the body took over {BODY_TIMEOUT_S} s to arrive"},
     "413": {"description": "a file, an image's pixels or the number of images over the limit"},

@@ -33,6 +33,15 @@ def number_from_sketch(value: dict | None, pad: gr.Sketchpad | None = None) -> l
         return segmentation.digits_in_sketch(arrays)
 
 
+PIECE_KEYS = ("label", "confidence", "is_digit", "digit_score")
+
+
+def piece_html(piece: dict) -> str:
+    if not piece["is_digit"]:
+        return f"<b>?</b> (not a digit it knows; best guess {piece['label']})"
+    return f"<b>{piece['label']}</b> {piece['confidence']:.0%}"
+
+
 def read_digits(digits: list[segmentation.Digit]) -> tuple:
     """The outputs of both number endpoints: the JSON reading, the digits' views and a summary."""
     start = time.perf_counter()
@@ -47,24 +56,21 @@ def read_digits(digits: list[segmentation.Digit]) -> tuple:
     elapsed_ms = (time.perf_counter() - start) * 1000
     entries = []
     for index, digit in enumerate(digits):
-        pair = {name: answers.answer(p[index]) for name, p in probabilities.items()}
+        pair = {name: answers.answer(p[index], name) for name, p in probabilities.items()}
         entries.append(
-            {
-                "box": list(digit.box),
-                **{name: {key: a[key] for key in ("label", "confidence")} for name, a in pair.items()},
-            }
+            {"box": list(digit.box), **{name: {key: a[key] for key in PIECE_KEYS} for name, a in pair.items()}}
         )
-    reading = {name: "".join(entry[name]["label"] for entry in entries) for name in probabilities}
+    reading = {name: "".join(answers.read_as(entry[name]) for entry in entries) for name in probabilities}
     flagged = [
         entry["cnn"]["label"] != entry["linear"]["label"]
         or min(entry[name]["confidence"] for name in probabilities) < UNSURE_BELOW
+        or not all(entry[name]["is_digit"] for name in probabilities)
         for entry in entries
     ]
     cards = "".join(
         f'<figure style="margin:0;padding:6px;text-align:center;border:2px solid {"#d9480f" if flag else "#ccc"}">'
-        f"{preview}<figcaption>CNN <b>{entry['cnn']['label']}</b> "
-        f"{entry['cnn']['confidence']:.0%}<br>dense <b>{entry['linear']['label']}</b> "
-        f"{entry['linear']['confidence']:.0%}{'<br>check' if flag else ''}</figcaption></figure>"
+        f"{preview}<figcaption>CNN {piece_html(entry['cnn'])}<br>dense {piece_html(entry['linear'])}"
+        f"{'<br>check' if flag else ''}</figcaption></figure>"
         for preview, entry, flag in zip(previews, entries, flagged, strict=True)
     )
     if reading["cnn"] == reading["linear"]:
@@ -73,7 +79,8 @@ def read_digits(digits: list[segmentation.Digit]) -> tuple:
         verdict = f"The CNN reads **{reading['cnn']}**, the dense network **{reading['linear']}**."
     checks = [str(index + 1) for index, flag in enumerate(flagged) if flag]
     check = (
-        f"  \nCheck digit {', '.join(checks)}: the models disagree or one is under {UNSURE_BELOW:.0%} sure."
+        f"  \nCheck piece {', '.join(checks)}: the models disagree, one is under {UNSURE_BELOW:.0%} sure, or one "
+        'does not take it for a digit ("?").'
         if checks
         else ""
     )
@@ -85,8 +92,9 @@ def read_digits(digits: list[segmentation.Digit]) -> tuple:
 def layout(page: Page) -> Wire:
     """The section's heading, canvas, upload with its examples, and outputs."""
     gr.Markdown(
-        "## Read a number\nEvery digit, left to right, by both models in one batch each; a digit where they "
-        f"disagree, or either is under {UNSURE_BELOW:.0%} sure, is outlined for a second look."
+        "## Read a number\nEvery digit, left to right, by both models in one batch each; a piece where they "
+        f"disagree, either is under {UNSURE_BELOW:.0%} sure or either sees no digit (a ?) is outlined for a second "
+        "look."
     )
     with gr.Row():
         with gr.Column():

@@ -16,6 +16,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+import model_defs
 from digit_studio.web import gradio_fixes
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -87,6 +88,46 @@ def image_html(pixels: np.ndarray, alt: str, width: int, style: str = "") -> str
         f'<img src="data:image/png;base64,{data}" alt="{alt}" '
         f'style="width:{width}px;image-rendering:pixelated;{style}">'
     )
+
+
+MODEL_COLOURS = model_defs.MODEL_COLOURS  # one colour per model wherever the page names it
+MODEL_NAMES = {"cnn": "CNN", "linear": "dense network"}  # in a sentence; model_defs.MODEL_TITLES heads a table
+
+
+CARD = "border:1px solid #ddd;border-top:5px solid {colour};border-radius:8px;padding:10px 12px"
+BAR = (
+    '<div style="display:flex;align-items:center;gap:6px;font-size:0.9em"><span style="width:1em">{label}</span>'
+    '<span style="flex:1;background:#eee;height:8px;border-radius:4px"><span style="display:block;height:8px;'
+    'border-radius:4px;width:{share:.0%};background:{colour}"></span></span>'
+    '<span style="width:3em;text-align:right">{share:.0%}</span></div>'
+)
+
+
+def answer_card(model_name: str, answer: dict | None) -> str:
+    """One model's answer as a card: its digit large (or "not a digit I know" with its best guess beneath), how
+    sure it is, its top three as bars and its digit score. data-answer holds the digit, "not-a-digit", or nothing
+    before any answer, for checks from outside the code."""
+    colour = MODEL_COLOURS[model_name]
+    parts = [f'<div style="color:{colour};font-weight:600">{MODEL_NAMES[model_name]}</div>']
+    if answer is None:
+        value = ""
+        parts.append('<div style="color:#888">no answer yet</div>')
+    elif answer["is_digit"]:
+        value = answer["label"]
+        parts.append(f'<div style="font-size:3em;font-weight:700;line-height:1.1">{value}</div>')
+        parts.append(f"<div>{answer['confidence']:.0%} sure</div>")
+    else:
+        value = "not-a-digit"
+        parts.append('<div style="font-size:1.5em;font-weight:700;line-height:1.6">not a digit I know</div>')
+        parts.append(f"<div>best guess {answer['label']}, {answer['confidence']:.0%}</div>")
+    if answer is not None:
+        top = sorted(answer["confidences"].items(), key=lambda item: -item[1])[:3]
+        parts.extend(BAR.format(label=label, share=share, colour=colour) for label, share in top)
+        parts.append(
+            f'<div style="font-size:0.85em;color:#555">digit score {answer["digit_score"]:.2f} '
+            "(0.5 or more: a digit it knows)</div>"
+        )
+    return f'<div class="answer-card" data-answer="{value}" style="{CARD.format(colour=colour)}">{"".join(parts)}</div>'
 
 
 def preview_html(digit: np.ndarray, width: int = 168) -> str:

@@ -11,7 +11,7 @@ import model_defs
 from digit_studio import answers
 from digit_studio.core import explain
 from digit_studio.web import events
-from digit_studio.web.page import HINT, Page, Wire, image_html, preview_html
+from digit_studio.web.page import HINT, MODEL_NAMES, Page, Wire, image_html, preview_html
 
 # The experiments describe the committed weights, so they are read from the repository's weights/ (not WEIGHTS_REPO).
 ROBUSTNESS = json.loads((model_defs.WEIGHTS_DIR / "robustness.json").read_text())
@@ -46,9 +46,10 @@ MISTAKES = load_mistakes()
 
 
 def stressed(digit: np.ndarray, settings: tuple) -> np.ndarray:
-    """The digit as the stress controls leave it; a control out of its range is the user's error."""
+    """The digit as the stress controls leave it, each clamped to its range; a control that is not a number is the
+    caller's error."""
     try:
-        return explain.stress(digit, **dict(zip(STRESS_NAMES, settings, strict=True)))
+        return explain.stress(digit, **explain.clamp_stress(dict(zip(STRESS_NAMES, settings, strict=True))))
     except ValueError as error:
         raise gr.Error(str(error)) from None
 
@@ -63,11 +64,9 @@ def explain_json(digit: np.ndarray) -> tuple[dict, str]:
     results = explanation(digit)
     answer = {"input": np.round(digit, 4).tolist()}
     for name, result in results.items():
-        answer[name] = {
-            "label": model_defs.CLASS_NAMES[result["label"]],
-            "confidence": result["confidence"],
-            "saliency": np.round(result["saliency"], 5).tolist(),
-        }
+        shown = answers.answer(result["probabilities"], name)
+        answer[name] = {key: shown[key] for key in ("label", "confidence", "is_digit", "digit_score")}
+        answer[name]["saliency"] = np.round(result["saliency"], 5).tolist()
     return answer, evidence_html(digit, results)
 
 
@@ -76,7 +75,11 @@ def evidence_html(digit: np.ndarray, results: dict) -> str:
     figures = [f"<figure style='margin:0'>{preview_html(digit)}<figcaption>what the models see</figcaption></figure>"]
     for name, result in results.items():
         picture = image_html(explain.overlay(digit, result["saliency"]), f"{name} evidence", 168)
-        caption = f"{model_defs.MODEL_TITLES[name]}: {result['label']} ({result['confidence']:.1%})"
+        shown = answers.answer(result["probabilities"], name)
+        caption = (
+            f"{MODEL_NAMES[name]}: {shown['label']} ({shown['confidence']:.1%})<br>digit score "
+            f"{shown['digit_score']:.2f}{'' if shown['is_digit'] else ': not a digit it knows'}"
+        )
         figures.append(f"<figure style='margin:0'>{picture}<figcaption>{caption}</figcaption></figure>")
     legend = (
         "<p style='margin:4px 0 0'><b style='color:#e0261a'>red</b>: ink that pushed the model toward its answer; "
@@ -110,7 +113,9 @@ def why_view(digit: np.ndarray | None, is_open: bool, *settings) -> tuple:
         return None, None, f"<p>{HINT}</p>", ""
     moved = stressed(digit, settings)
     results = explanation(moved)
-    cnn, linear = (answers.answer(results[name]["probabilities"])["confidences"] for name in model_defs.MODEL_NAMES)
+    cnn, linear = (
+        answers.answer(results[name]["probabilities"], name)["confidences"] for name in model_defs.MODEL_NAMES
+    )
     return cnn, linear, evidence_html(moved, results), insides_html(moved)
 
 
@@ -119,7 +124,9 @@ def stress_answers(digit: np.ndarray | None, *settings) -> tuple:
     if digit is None:
         return None, None
     moved = stressed(digit, settings)[None, :, :, None]
-    return tuple(answers.answer(answers.predict(name, moved)[0])["confidences"] for name in model_defs.MODEL_NAMES)
+    return tuple(
+        answers.answer(answers.predict(name, moved)[0], name)["confidences"] for name in model_defs.MODEL_NAMES
+    )
 
 
 def robustness_markdown(metrics: dict) -> str:
@@ -137,7 +144,7 @@ def robustness_markdown(metrics: dict) -> str:
         ]
         rows.append(f"| {model_defs.MODEL_TITLES[name]} | " + " | ".join(cells) + " |")
     if permuted:
-        committed_epochs = {name: entry["recipe"]["epochs"] for name, entry in metrics.items()}
+        committed_epochs = {name: len(entry["history"]["loss"]) for name, entry in metrics.items()}  # all phases
         scores = ", ".join(
             f"{model_defs.MODEL_TITLES[n]} {permuted['unpermuted_test_accuracy'][n]:.2%} → "
             f"{permuted['test_accuracy'][n]:.2%}"
@@ -170,12 +177,24 @@ def mistakes_gallery(kind: str) -> list[tuple[np.ndarray, str]]:
     return [(explain.enlarge(digit, 3), caption) for digit, caption in MISTAKES[kind]]
 
 
-def pick_mistake(kind: str, selected: gr.SelectData) -> np.ndarray:
-    """The clicked gallery digit becomes the section's input."""
+STRESS_IDENTITY = [identity for _, _, identity in explain.STRESS_LIMITS.values()]
+# Runs in the browser after a mistake is picked: the explanation it refreshed, well above the gallery, into view.
+SHOW_EXPLANATION_JS = "() => document.querySelector('#why_maps').scrollIntoView({behavior: 'smooth', block: 'center'})"
+
+
+def pick_mistake(kind: str, selected: gr.SelectData) -> tuple:
+    """The clicked gallery digit becomes the section's input, with the stress controls back at the input as it is."""
     try:
-        return MISTAKES[kind][int(selected.index)][0]
+        return MISTAKES[kind][int(selected.index)][0], *STRESS_IDENTITY
     except (KeyError, IndexError, TypeError, ValueError):
         raise gr.Error("That gallery entry does not exist; pick a digit from the gallery.") from None
+
+
+def within(value, low: float, high: float):
+    """A typed control value shown at the nearest end of its range; gr.skip() where it is already inside."""
+    if isinstance(value, int | float) and not low <= value <= high:
+        return min(max(value, low), high)
+    return gr.skip()
 
 
 def explain_endpoint(value: dict | None) -> tuple[dict, str]:
@@ -215,13 +234,18 @@ def layout(page: Page) -> Wire:
         gr.Image(str(model_defs.WEIGHTS_DIR / "robustness.png"), label="Accuracy under shift and rotation", buttons=[])
         gr.Markdown("### Mistakes on the test set (click one to explain it above)")
         kind = gr.Radio(list(MISTAKES), value=next(iter(MISTAKES)), label="Show the test digits where")
-        gallery = gr.Gallery(mistakes_gallery(kind.value), columns=10, height=260, label="Mistakes", buttons=[])
+        gallery = gr.Gallery(
+            mistakes_gallery(kind.value), columns=10, height=260, label="Mistakes", buttons=[], elem_id="mistakes"
+        )
 
     private = {"show_progress": "hidden", "api_visibility": "private"}
+    # The controls' values arrive as sent (preprocess=False) and are clamped to their ranges by stressed(): Gradio's
+    # own check would show a typed 90 degrees as an error instead of standing at 45.
     page.why_refresh.update(
         fn=events.guarded(why_view),
         inputs=[page.current_digit, is_open, *sliders],
         outputs=[cnn, linear, maps, insides],
+        preprocess=False,
         **private,
     )
 
@@ -229,19 +253,26 @@ def layout(page: Page) -> Wire:
         refresh = page.why_refresh
         accordion.expand(lambda: True, None, is_open, **private).then(**refresh)
         accordion.collapse(lambda: False, None, is_open, **private)
-        for slider in sliders:
+        for slider, (low, high, _) in zip(sliders, explain.STRESS_LIMITS.values(), strict=True):
+            # Both answers follow the pointer; the picture and the maps follow every change: pointer, keyboard,
+            # a typed value (which then stands at the nearest end of the range), Reset, a picked mistake.
             slider.input(
                 events.guarded(stress_answers),
                 [page.current_digit, *sliders],
                 [cnn, linear],
                 trigger_mode="always_last",
+                preprocess=False,
                 **private,
             )
-            slider.release(**refresh, trigger_mode="always_last")
-        identity = [value for _, _, value in explain.STRESS_LIMITS.values()]
-        reset.click(lambda: identity, None, sliders, **private).then(**refresh)
+            slider.change(**refresh, trigger_mode="always_last")
+            slider.change(
+                lambda value, low=low, high=high: within(value, low, high), slider, slider, preprocess=False, **private
+            )
+        reset.click(lambda: STRESS_IDENTITY, None, sliders, **private)
         kind.change(mistakes_gallery, kind, gallery, **private)
-        gallery.select(pick_mistake, kind, page.current_digit, **private).then(**refresh)
+        gallery.select(pick_mistake, kind, [page.current_digit, *sliders], **private).then(**refresh).then(
+            None, js=SHOW_EXPLANATION_JS
+        )
         explain_outputs = [gr.JSON(visible=False), gr.HTML(visible=False)]
         gr.Button(visible=False).click(
             events.guarded(explain_endpoint), page.digit_upload, explain_outputs, api_name="explain", preprocess=False
