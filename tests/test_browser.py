@@ -137,8 +137,9 @@ def test_clearing_the_canvas_from_its_toolbar_then_drawing(page):
     expect_both_models_say(page, 7)
 
 
-def test_upload_a_blank_picture_then_an_example_file(page, tmp_path):
-    """A picture with no digit says so in the summary; an example is then read as usual."""
+def test_upload_a_blank_picture_then_an_example_file_then_a_number(page, tmp_path):
+    """A picture with no digit says so in the summary; an example is then read as usual; a picture of a number
+    points to the number reader."""
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 200), "white").save(blank)
     page.get_by_role("tab", name="Upload", exact=True).click()
@@ -149,6 +150,11 @@ def test_upload_a_blank_picture_then_an_example_file(page, tmp_path):
     page.locator("#summary", has_text="Draw a digit").wait_for()
     page.locator("#upload input[type=file]").set_input_files(str(example))
     expect_both_models_say(page, int(example.name[0]))
+    assert "Read a number" not in page.locator("#summary").inner_text()
+    page.get_by_role("button", name="Clear", exact=True).click()
+    page.locator("#summary", has_text="Draw a digit").wait_for()
+    page.locator("#upload input[type=file]").set_input_files(str(REPO / "examples/numbers/3647_paper_photo.jpg"))
+    page.locator("#summary", has_text="seems to hold 4 digits: to read them all, use Read a number").wait_for()
 
 
 def test_why_they_differ_follows_the_drawing_and_the_stress_controls(page):

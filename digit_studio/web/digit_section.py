@@ -9,8 +9,8 @@ import numpy as np
 
 import model_defs
 from digit_studio import answers
-from digit_studio.core import preprocess
-from digit_studio.web import events
+from digit_studio.core import preprocess, segmentation
+from digit_studio.web import events, uploads
 from digit_studio.web.page import (
     EXAMPLES_DIR,
     HINT,
@@ -43,6 +43,18 @@ def show(digit: np.ndarray) -> tuple:
     pair, summary = reading(digit)
     cards = (answer_card(name, pair[name]) for name in model_defs.MODEL_NAMES)
     return *cards, preview_html(digit), f"### {summary}"  # the verdict as the page's headline
+
+
+def several_digits(upload: dict | None) -> str:
+    """A line pointing to the number reader when an uploaded picture holds more than one digit; else nothing."""
+    try:
+        with uploads.image_file(events.upload_path(upload)) as image:
+            count = len(segmentation.digits_in_image(image))
+    except (preprocess.NoDigitError, preprocess.BadImageError):
+        return ""
+    if count < 2:
+        return ""
+    return f"\n\nThis picture seems to hold {count} digits: to read them all, use **Read a number** below."
 
 
 def layout(page: Page) -> Wire:
@@ -82,7 +94,8 @@ def layout(page: Page) -> Wire:
 
     def with_digit(to_digit, says_why: bool = False):
         """The page's view of an input: the endpoint's outputs and the digit itself, for "Why they differ". With
-        nothing to read the page shows its hint; says_why: an image that was sent but holds no digit shows why."""
+        nothing to read the page shows its hint; says_why (uploads): a picture that holds no digit says why, and one
+        that holds several points to the number reader."""
 
         def view(value) -> tuple:
             try:
@@ -91,7 +104,8 @@ def layout(page: Page) -> Wire:
                 if says_why and events.file_path(value):
                     return *empty, "", str(error), None
                 raise
-            return *show(digit), digit
+            *outputs, summary = show(digit)
+            return *outputs, summary + (several_digits(value) if says_why else ""), digit
 
         return events.guarded(view, no_digit=(*empty, "", HINT, None))
 
