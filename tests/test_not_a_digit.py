@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 import model_defs
+from conftest import MNIST_SUBSET
 from digit_studio import answers
-from digit_studio.core import confidence, explain, handwriting_styles, non_digits
+from digit_studio.core import confidence, explain, handwriting_styles, mnist_data, non_digits, preprocess
 
 REPORT = json.loads((model_defs.WEIGHTS_DIR / "not_a_digit.json").read_text())
 AUROC_FLOOR = {"cnn": 0.97, "linear": 0.95}
@@ -114,3 +116,39 @@ def test_an_answer_is_calibrated_and_its_digit_score_decides(loaded):
         assert answer["is_digit"] and answer["digit_score"] > 0.5
         even = answers.answer(spread, name)
         assert not even["is_digit"] and even["digit_score"] == 0.0
+
+
+def odd_pictures() -> dict:
+    """Pictures a visitor tries that are not a digit, or barely one: each with the answer an honest studio gives."""
+    dot, line, ruled, faint = (Image.new("L", (400, 400), 255) for _ in range(4))
+    ImageDraw.Draw(dot).ellipse((195, 195, 205, 205), fill=0)
+    ImageDraw.Draw(line).line((20, 200, 380, 200), fill=0, width=6)
+    for y in range(40, 400, 40):
+        ImageDraw.Draw(ruled).line((10, y, 390, y), fill=0, width=3)
+    ImageDraw.Draw(faint).point((100, 100), fill=200)
+    noise = Image.fromarray((np.random.default_rng(0).random((400, 400)) * 255).astype(np.uint8))
+    images, labels = mnist_data.load_test_from_dir(MNIST_SUBSET)
+    corner = Image.new("L", (800, 800), 255)
+    corner.paste(Image.fromarray(255 - images[0]).resize((40, 40)), (740, 740))
+    return {
+        "a single dot": (dot, "not a digit"),
+        "a ruled line": (line, "not a digit"),
+        "a ruled page": (ruled, "not a digit"),
+        "a nearly blank page": (faint, "No digit found"),
+        "a page of noise": (noise, "No digit found"),
+        "a small digit in a corner": (corner, str(labels[0])),
+    }
+
+
+@pytest.mark.parametrize("name", list(odd_pictures()))
+def test_odd_pictures_get_no_digit_found_or_an_honest_verdict(loaded, name):
+    picture, expected = odd_pictures()[name]
+    if expected == "No digit found":
+        with pytest.raises(preprocess.NoDigitError, match="^No digit found"):
+            preprocess.preprocess_image(picture)
+        return
+    pair = answers.both([preprocess.preprocess_image(picture)])[0]
+    if expected == "not a digit":
+        assert not pair["is_digit"] and answers.verdict(pair).startswith("That doesn't look like a digit")
+    else:
+        assert pair["is_digit"] and answers.verdict(pair) == f"Both models say **{expected}**."
