@@ -45,11 +45,16 @@ def show(digit: np.ndarray) -> tuple:
     return *cards, preview_html(digit), f"### {summary}"  # the verdict as the page's headline
 
 
-def several_digits(upload: dict | None) -> str:
-    """A line pointing to the number reader when an uploaded picture holds more than one digit; else nothing."""
+def upload_reading(upload: dict | None) -> tuple[np.ndarray, str]:
+    """An uploaded picture's digit, and what several_digits says of it: one decode for both."""
+    with uploads.image_file(events.upload_path(upload)) as image:
+        return preprocess.preprocess_image(image), several_digits(image)
+
+
+def several_digits(image) -> str:
+    """A line pointing to the number reader when a picture holds more than one digit; else nothing."""
     try:
-        with uploads.image_file(events.upload_path(upload)) as image:
-            count = len(segmentation.digits_in_image(image))
+        count = len(segmentation.digits_in_image(image))
     except (preprocess.NoDigitError, preprocess.BadImageError):
         return ""
     if count < 2:
@@ -92,20 +97,20 @@ def layout(page: Page) -> Wire:
 
     empty = tuple(answer_card(name, None) for name in model_defs.MODEL_NAMES)
 
-    def with_digit(to_digit, says_why: bool = False):
-        """The page's view of an input: the endpoint's outputs and the digit itself, for "Why they differ". With
-        nothing to read the page shows its hint; says_why (uploads): a picture that holds no digit says why, and one
-        that holds several points to the number reader."""
+    def with_digit(to_reading, says_why: bool = False):
+        """The page's view of an input: the endpoint's outputs and the digit itself, for "Why they differ".
+        to_reading gives the digit and a line to add to the summary. With nothing to read the page shows its hint;
+        says_why: a picture that was sent but holds no digit says why."""
 
         def view(value) -> tuple:
             try:
-                digit = to_digit(value)
+                digit, note = to_reading(value)
             except preprocess.NoDigitError as error:
                 if says_why and events.file_path(value):
                     return *empty, "", str(error), None
                 raise
             *outputs, summary = show(digit)
-            return *outputs, summary + (several_digits(value) if says_why else ""), digit
+            return *outputs, summary + note, digit
 
         return events.guarded(view, no_digit=(*empty, "", HINT, None))
 
@@ -117,12 +122,9 @@ def layout(page: Page) -> Wire:
 
     def wire() -> None:
         page_outputs = {"outputs": [*cards, preview, summary, page.current_digit], **PAGE_EVENT}
-        sketch.change(with_digit(from_sketch), sketch, trigger_mode="always_last", **page_outputs).success(
-            **page.why_refresh
-        )
-        upload.change(with_digit(events.digit_from_upload, says_why=True), upload, **page_outputs).success(
-            **page.why_refresh
-        )
+        sketch_view = with_digit(lambda value: (from_sketch(value), ""))
+        sketch.change(sketch_view, sketch, trigger_mode="always_last", **page_outputs).success(**page.why_refresh)
+        upload.change(with_digit(upload_reading, says_why=True), upload, **page_outputs).success(**page.why_refresh)
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
         api = {"outputs": outputs, "preprocess": False}
         gr.Button(visible=False).click(events.guarded(classify), upload, api_name="classify", **api)

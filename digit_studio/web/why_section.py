@@ -190,11 +190,11 @@ def pick_mistake(kind: str, selected: gr.SelectData) -> tuple:
         raise gr.Error("That gallery entry does not exist; pick a digit from the gallery.") from None
 
 
-def within(value, low: float, high: float):
-    """A typed control value shown at the nearest end of its range; gr.skip() where it is already inside."""
-    if isinstance(value, int | float) and not low <= value <= high:
-        return min(max(value, low), high)
-    return gr.skip()
+def within(name: str, value):
+    """A typed control value shown at the nearest end of its range (explain.clamp_stress); gr.skip() where it is
+    already inside."""
+    clamped = explain.clamp_stress({name: value})[name]
+    return gr.skip() if clamped == value else clamped
 
 
 def explain_endpoint(value: dict | None) -> tuple[dict, str]:
@@ -253,7 +253,7 @@ def layout(page: Page) -> Wire:
         refresh = page.why_refresh
         accordion.expand(lambda: True, None, is_open, **private).then(**refresh)
         accordion.collapse(lambda: False, None, is_open, **private)
-        for slider, (low, high, _) in zip(sliders, explain.STRESS_LIMITS.values(), strict=True):
+        for slider, name in zip(sliders, explain.STRESS_LIMITS, strict=True):
             # Both answers follow the pointer; the picture and the maps follow every change: pointer, keyboard,
             # a typed value (which then stands at the nearest end of the range), Reset, a picked mistake.
             slider.input(
@@ -265,9 +265,7 @@ def layout(page: Page) -> Wire:
                 **private,
             )
             slider.change(**refresh, trigger_mode="always_last")
-            slider.change(
-                lambda value, low=low, high=high: within(value, low, high), slider, slider, preprocess=False, **private
-            )
+            slider.change(lambda value, name=name: within(name, value), slider, slider, preprocess=False, **private)
         reset.click(lambda: STRESS_IDENTITY, None, sliders, **private)
         kind.change(mistakes_gallery, kind, gallery, **private)
         gallery.select(pick_mistake, kind, [page.current_digit, *sliders], **private).then(**refresh).then(
