@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 import model_defs
+from digit_studio import answers
 from digit_studio.web import gradio_fixes
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -91,7 +92,8 @@ def image_html(pixels: np.ndarray, alt: str, width: int, style: str = "") -> str
 
 
 MODEL_COLOURS = model_defs.MODEL_COLOURS  # one colour per model wherever the page names it
-MODEL_NAMES = {"cnn": "CNN", "linear": "dense network"}  # in a sentence; model_defs.MODEL_TITLES heads a table
+# In a sentence, as the verdict names them; model_defs.MODEL_TITLES heads a table
+MODEL_NAMES = {name: title.removeprefix("the ") for name, title in answers.NAMES.items()}
 
 
 CARD = "border:1px solid #ddd;border-top:5px solid {colour};border-radius:8px;padding:10px 12px"

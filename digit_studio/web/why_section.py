@@ -55,8 +55,11 @@ def stressed(digit: np.ndarray, settings: tuple) -> np.ndarray:
 
 
 def explanation(digit: np.ndarray) -> dict:
-    """Both models' label, confidence and evidence map for one 28x28 input."""
-    return {name: explain.evidence(answers.MODELS[name], digit) for name in model_defs.MODEL_NAMES}
+    """Both models' evidence map for one 28x28 input, each with the model's answer as every surface shows it."""
+    results = {name: explain.evidence(answers.MODELS[name], digit) for name in model_defs.MODEL_NAMES}
+    return {
+        name: {**result, "answer": answers.answer(result["probabilities"], name)} for name, result in results.items()
+    }
 
 
 def explain_json(digit: np.ndarray) -> tuple[dict, str]:
@@ -64,8 +67,7 @@ def explain_json(digit: np.ndarray) -> tuple[dict, str]:
     results = explanation(digit)
     answer = {"input": np.round(digit, 4).tolist()}
     for name, result in results.items():
-        shown = answers.answer(result["probabilities"], name)
-        answer[name] = {key: shown[key] for key in ("label", "confidence", "is_digit", "digit_score")}
+        answer[name] = {key: result["answer"][key] for key in ("label", "confidence", "is_digit", "digit_score")}
         answer[name]["saliency"] = np.round(result["saliency"], 5).tolist()
     return answer, evidence_html(digit, results)
 
@@ -75,7 +77,7 @@ def evidence_html(digit: np.ndarray, results: dict) -> str:
     figures = [f"<figure style='margin:0'>{preview_html(digit)}<figcaption>what the models see</figcaption></figure>"]
     for name, result in results.items():
         picture = image_html(explain.overlay(digit, result["saliency"]), f"{name} evidence", 168)
-        shown = answers.answer(result["probabilities"], name)
+        shown = result["answer"]
         caption = (
             f"{MODEL_NAMES[name]}: {shown['label']} ({shown['confidence']:.1%})<br>digit score "
             f"{shown['digit_score']:.2f}{'' if shown['is_digit'] else ': not a digit it knows'}"
@@ -113,9 +115,7 @@ def why_view(digit: np.ndarray | None, is_open: bool, *settings) -> tuple:
         return None, None, f"<p>{HINT}</p>", ""
     moved = stressed(digit, settings)
     results = explanation(moved)
-    cnn, linear = (
-        answers.answer(results[name]["probabilities"], name)["confidences"] for name in model_defs.MODEL_NAMES
-    )
+    cnn, linear = (results[name]["answer"]["confidences"] for name in model_defs.MODEL_NAMES)
     return cnn, linear, evidence_html(moved, results), insides_html(moved)
 
 
