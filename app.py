@@ -20,7 +20,7 @@ import uvicorn
 import model_defs
 from digit_studio import answers, hub
 from digit_studio.web import compare_section, digit_section, gradio_fixes, json_api, number_section, why_section
-from digit_studio.web.page import Page
+from digit_studio.web.page import PAGE_CSS, Page
 
 MAX_FILE_SIZE = json_api.MAX_IMAGE_BYTES  # per file, for Gradio's uploads as for the JSON routes
 # Uploads are deleted once this old and no request waiting or running names them (30 s unless set).
@@ -60,7 +60,7 @@ demo.queue(default_concurrency_limit=16)
 gradio_fixes.UploadJanitor(demo, page.sketchpads, UPLOAD_LIFETIME_S, period=min(10, UPLOAD_LIFETIME_S / 3))
 
 if __name__ == "__main__":
-    gr.mount_gradio_app(json_api.api, demo, path="/", max_file_size=MAX_FILE_SIZE, js=gradio_fixes.PICK_BRUSH_JS)
+    gr.mount_gradio_app(json_api.api, demo, path="/", max_file_size=MAX_FILE_SIZE, css=PAGE_CSS)
     gradio_fixes.refuse_unreceived_files(demo)
     json_api.use_workers()
     # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)

@@ -24,11 +24,10 @@ ONE = [(0.5, 0.1), (0.5, 0.9)]
 STAR = [(0.5, 0.05), (0.79, 0.9), (0.05, 0.38), (0.95, 0.38), (0.21, 0.9), (0.5, 0.05)]  # one stroke, five points
 CARDS = ("#cnn_answer", "#linear_answer")
 SCREENSHOTS = Path(tempfile.gettempdir())  # what the page showed, to look at when a test fails
-TOOLBARS_PX = (30, 50)  # a canvas's label and top toolbar, and its tools along the left edge, drawn over it
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `bash tests/setup.sh` (installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
@@ -36,13 +35,24 @@ def page(app_url):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(30_000)
-            page.goto(app_url)
-            page.wait_for_selector("#sketchpad canvas")
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def open_page(browser, app_url, **options):
+    page = browser.new_page(**options)
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    page.wait_for_selector("#sketchpad canvas")
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_url):
+    page = open_page(browser, app_url, viewport={"width": 1280, "height": 900})
+    yield page
+    page.close()
 
 
 def draw(page, points: list[tuple[float, float]], pad: str = "#sketchpad", slot: tuple[int, int] = (0, 1)) -> None:
@@ -61,11 +71,10 @@ def draw(page, points: list[tuple[float, float]], pad: str = "#sketchpad", slot:
 
 
 def ink(page, pad: str) -> int:
-    """Dark pixels on a canvas as the page shows it, less its toolbars: none when blank, thousands for a stroke."""
-    page.mouse.move(0, 0)  # off the canvas, which outlines the brush under the pointer
+    """Dark pixels on a canvas as the page shows it: none when blank, thousands for a stroke."""
     png = page.locator(f"{pad} canvas").first.screenshot()
     grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
-    return int((grey[TOOLBARS_PX[0] :, TOOLBARS_PX[1] :] < 80).sum())
+    return int((grey < 80).sum())
 
 
 def expect_blank(page, pad: str) -> None:
@@ -105,6 +114,16 @@ def expect_both_models_say(page, digit: int) -> None:
     assert page.locator("#preview img").count() == 1
 
 
+def expect_answers_to_the_last_drawing(page) -> None:
+    """Both cards answer the drawing the canvas sent last (its data-sent, their data-drawing)."""
+    page.wait_for_function(
+        """() => {
+             const sent = document.querySelector("#sketchpad [data-sent]").dataset.sent;
+             return [...document.querySelectorAll(".answer-card")].every((card) => card.dataset.drawing === sent);
+           }"""
+    )
+
+
 def test_first_stroke_draws_and_both_models_name_it(page):
     assert page.locator("#summary").inner_text().startswith("Draw a digit")
     draw(page, SEVEN)
@@ -130,9 +149,25 @@ def test_a_star_is_not_a_digit(page):
     page.screenshot(path=SCREENSHOTS / "star_is_not_a_digit.png")
 
 
-def test_clearing_the_canvas_from_its_toolbar_then_drawing(page):
-    page.locator("#sketchpad button[aria-label='Clear canvas']").click()
+def test_undo_and_the_eraser(page):
+    """Undo takes the last stroke away and the answers with it; the eraser rubs a stroke out."""
+    tools = page.locator("#sketchpad")
+    tools.get_by_role("button", name="Clear", exact=True).click()
     page.locator("#summary", has_text="Draw a digit").wait_for()
+    draw(page, ONE)
+    expect_both_models_say(page, 1)
+    one = ink(page, "#sketchpad")
+    draw(page, [(0.1, 0.5), (0.9, 0.5)])  # a bar across: a cross, whatever the models make of it
+    expect_answers_to_the_last_drawing(page)
+    assert ink(page, "#sketchpad") > one
+    tools.get_by_role("button", name="Undo").click()
+    expect_both_models_say(page, 1)
+    assert abs(ink(page, "#sketchpad") - one) < one * 0.02  # redrawn in one go: its edges differ slightly
+    tools.get_by_role("button", name="Eraser").click()
+    draw(page, [(0.5, 0.02), (0.5, 0.98)])
+    page.locator("#summary", has_text="Draw a digit").wait_for()
+    assert ink(page, "#sketchpad") == 0
+    tools.get_by_role("button", name="Brush").click()
     draw(page, SEVEN)
     expect_both_models_say(page, 7)
 
@@ -146,12 +181,12 @@ def test_upload_a_blank_picture_then_an_example_file_then_a_number(page, tmp_pat
     page.locator("#upload input[type=file]").set_input_files(str(blank))
     page.locator("#summary", has_text="No digit found").wait_for()
     example = sorted((REPO / "examples").glob("*_paper_photo.jpg"))[0]
-    page.get_by_role("button", name="Clear", exact=True).click()  # clears the upload box too
+    page.locator("#upload").get_by_role("button", name="Remove Image").click()
     page.locator("#summary", has_text="Draw a digit").wait_for()
     page.locator("#upload input[type=file]").set_input_files(str(example))
     expect_both_models_say(page, int(example.name[0]))
     assert "Read a number" not in page.locator("#summary").inner_text()
-    page.get_by_role("button", name="Clear", exact=True).click()
+    page.locator("#upload").get_by_role("button", name="Remove Image").click()
     page.locator("#summary", has_text="Draw a digit").wait_for()
     page.locator("#upload input[type=file]").set_input_files(str(REPO / "examples/numbers/3647_paper_photo.jpg"))
     page.locator("#summary", has_text="seems to hold 4 digits: to read them all, use Read a number").wait_for()
@@ -160,13 +195,15 @@ def test_upload_a_blank_picture_then_an_example_file_then_a_number(page, tmp_pat
 def test_why_they_differ_follows_the_drawing_and_the_stress_controls(page):
     page.get_by_role("tab", name="Draw", exact=True).click()
     page.locator("#why").get_by_text("Why they differ").first.click()
-    page.locator("#sketchpad button[aria-label='Clear canvas']").click()
+    page.get_by_role("button", name="Clear", exact=True).click()
     page.locator("#why_maps", has_text="Draw a digit").wait_for()  # the hint, not a map
     draw(page, SEVEN)
     expect_both_models_say(page, 7)
     page.locator("#why_maps img[alt='cnn evidence']").wait_for()
     assert page.locator("#why_maps img[alt='linear evidence']").count() == 1
     assert page.locator("#why_insides img").count() == 3  # two CNN layers, the dense templates
+    for label in ("#why_cnn", "#why_linear"):
+        wait_until_answered(page, label)
     before = [page.locator(f"{label}").inner_text() for label in ("#why_cnn", "#why_linear")]
     for control in ("#stress_shift_x", "#stress_rotation"):  # both pushed to their limits
         page.locator(f"{control} input[type=range]").focus()
@@ -219,7 +256,7 @@ def test_the_stress_test_stays_true(page):
 
 
 def test_a_number_on_the_wide_canvas(page):
-    """The number's own sketchpad: its brush is ready too, and each digit is read by both models."""
+    """The number's own canvas: each digit is read by both models."""
     page.locator("#number_sketchpad canvas").first.scroll_into_view_if_needed()
     for index, stroke in enumerate([SEVEN, ONE, SEVEN]):
         draw(page, stroke, "#number_sketchpad", (index, 3))
@@ -260,3 +297,69 @@ def test_clear_clears_the_number_every_time(page):
         assert page.locator("#number_views img").count() == len(number)
         assert ink(page, "#number_sketchpad") > 1000
     page.screenshot(path=SCREENSHOTS / "clear_clears_the_number.png")
+
+
+SIZES = {
+    "desktop": {"viewport": {"width": 1366, "height": 900}},
+    "phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True},
+}
+
+
+def inside_viewport(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["width"] > 0
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_verdict_and_both_answers_show_after_drawing_without_scrolling(browser, app_url, size):
+    """At 1366x900 and on a 390x844 phone, as the page opens: draw, and the verdict and both cards are on screen;
+    the canvas is square and, on the phone, the page never scrolls sideways and the number canvas spans the
+    screen. Choosing an example keeps the answers in view."""
+    page = open_page(browser, app_url, **SIZES[size])
+    try:
+        canvas = page.locator("#sketchpad canvas").bounding_box()
+        assert abs(canvas["width"] - canvas["height"]) < 1 and canvas["width"] >= 300
+        draw(page, SEVEN)
+        expect_both_models_say(page, 7)
+        page.screenshot(path=SCREENSHOTS / f"layout_{size}.png")
+        assert page.evaluate("() => scrollY") == 0
+        for selector in ("#summary h3", *CARDS):
+            assert inside_viewport(page, selector), selector
+        if size == "phone":
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+            assert page.locator("#number_sketchpad canvas").bounding_box()["width"] >= 370
+        else:
+            page.locator("#cnn_answer").get_by_text("all ten").click()  # the other seven digits, on demand
+            assert page.locator("#cnn_answer details[open] > div").count() == 7
+            page.locator(".gallery-item").nth(2).click()  # the third example, a 2
+            page.get_by_role("tab", name="Upload", exact=True, selected=True).wait_for()
+            expect_both_models_say(page, 2)
+            for selector in ("#summary h3", *CARDS):
+                assert inside_viewport(page, selector), selector
+    finally:
+        page.close()
+
+
+def test_frantic_drawing_and_clearing_never_leaves_a_stale_answer(page):
+    """Clear pressed while answers are on their way, strokes in quick succession, and tabs switched mid-request:
+    the answers on screen are always for what is on the canvas, and no error is shown."""
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    if not page.locator("#why_maps").is_visible():
+        page.locator("#why").get_by_text("Why they differ").first.click()
+    clear = page.locator("#sketchpad").get_by_role("button", name="Clear", exact=True)
+    for stroke in (SEVEN, ONE, SEVEN, ONE, STAR):
+        draw(page, stroke)
+        clear.click()  # at once, while the answer to the stroke is on its way
+    page.wait_for_timeout(1500)  # long enough for any answer still on its way to land
+    expect_cleared(page)
+    for stroke in (ONE, SEVEN, STAR, ONE):  # strokes one over another, as fast as the pen goes
+        draw(page, stroke)
+    page.get_by_role("tab", name="Upload", exact=True).click()
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    expect_answers_to_the_last_drawing(page)
+    page.wait_for_timeout(1000)
+    expect_answers_to_the_last_drawing(page)  # and nothing older landed after it
+    assert page.locator(".toast-body").count() == 0
+    clear.click()
+    expect_cleared(page)

@@ -7,7 +7,6 @@ import importlib.metadata
 import gradio as gr
 import pytest
 from gradio import processing_utils, route_utils
-from gradio.components.image_editor import EditorDataBlobs
 from gradio.context import LocalContext
 
 from conftest import REPO
@@ -37,15 +36,6 @@ def test_unreceived_files_pass_until_the_app_counts_as_launched():
         gradio_fixes.refuse_unreceived_files(demo)
         with pytest.raises(processing_utils.InvalidPathError):
             processing_utils._check_allowed("/etc/hostname", check_in_upload_folder=True)
-
-
-def test_a_sketch_sent_ahead_is_taken_out_of_the_pads_storage():
-    pad = gr.Sketchpad()
-    assert pad.blob_storage == {}  # where Gradio keeps what the page sends ahead of an event
-    pad.blob_storage["abc"] = EditorDataBlobs(background=b"png", layers=[b"layer"], composite=None)
-    assert gradio_fixes.sketch_blobs(pad, "abc") == {"background": b"png", "layers": [b"layer"], "composite": None}
-    assert pad.blob_storage == {}
-    assert gradio_fixes.sketch_blobs(pad, "abc") == {}
 
 
 def test_the_queue_still_shows_its_waiting_and_running_events():

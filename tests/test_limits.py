@@ -1,9 +1,10 @@
 """The page's own events keep the app's limits, called as an attacker would: through the queue, by index.
 
-The page's sketch event is private, yet anyone can call it with /gradio_api/queue/join and its index, with
-uploaded files as its layers, or with a canvas sent ahead through the editor's accept_blobs as the page does.
+The page's drawing events (pen_canvas.py's change and input) are private, yet anyone can call them with
+/gradio_api/queue/join, their index and any event data.
 """
 
+import base64
 import json
 import uuid
 
@@ -22,22 +23,22 @@ def config(app_url: str) -> dict:
 PADS = ["sketchpad", "number_sketchpad"]  # the one-digit canvas and the number's
 
 
-def sketchpad_id(app_url: str, pad: str = "sketchpad") -> int:
+def pad_id(app_url: str, pad: str = "sketchpad") -> int:
     (component,) = [c for c in config(app_url)["components"] if c.get("props", {}).get("elem_id") == pad]
     return component["id"]
 
 
-def page_sketch_event(app_url: str, pad: str = "sketchpad") -> int:
-    """The index of the page's own, private, sketch event: the sketchpad's change."""
-    sketch = sketchpad_id(app_url, pad)
-    (index,) = [d["id"] for d in config(app_url)["dependencies"] if [sketch, "change"] in d["targets"]]
+def page_drawing_event(app_url: str, pad: str = "sketchpad", event: str = "change") -> int:
+    """The index of one of the page's own, private, drawing events."""
+    target = pad_id(app_url, pad)
+    (index,) = [d["id"] for d in config(app_url)["dependencies"] if [target, event] in d["targets"]]
     return index
 
 
-def join(app_url: str, fn_index: int, value) -> dict:
-    """Call an event through the queue by its index; returns Gradio's final message."""
-    session = uuid.uuid4().hex
-    body = {"data": [value], "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
+def join(app_url: str, fn_index: int, event_data, session: str | None = None) -> dict:
+    """Call an event through the queue by its index with this event data; returns Gradio's final message."""
+    session = session or uuid.uuid4().hex
+    body = {"data": [], "fn_index": fn_index, "session_hash": session, "event_data": event_data, "trigger_id": None}
     httpx.post(f"{app_url}gradio_api/queue/join", json=body, timeout=TIMEOUT_S).raise_for_status()
     with httpx.stream(
         "GET", f"{app_url}gradio_api/queue/data", params={"session_hash": session}, timeout=TIMEOUT_S
@@ -50,67 +51,66 @@ def join(app_url: str, fn_index: int, value) -> dict:
     raise AssertionError("the queue closed without completing the event")
 
 
-def upload(app_url: str, content: bytes, name: str = "layer.png") -> dict:
-    response = httpx.post(f"{app_url}gradio_api/upload", files={"files": (name, content)}, timeout=TIMEOUT_S)
-    response.raise_for_status()
-    return {"path": response.json()[0], "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+def drawing(content: bytes, number: int = 1) -> dict:
+    return {"drawing": number, "png": "data:image/png;base64," + base64.b64encode(content).decode()}
 
 
-def send_ahead(app_url: str, content: bytes, pad: str = "sketchpad") -> str:
-    """Send a canvas layer as the page does before its event (ImageEditor.accept_blobs); returns the canvas id."""
-    canvas = uuid.uuid4().hex[:11]
-    form = {
-        "component_id": str(sketchpad_id(app_url, pad)),
-        "session_hash": uuid.uuid4().hex,
-        "fn_name": "accept_blobs",
-        "id": canvas,
-        "type": "layer",
-        "index": "0",
-    }
-    response = httpx.post(
-        f"{app_url}gradio_api/component_server", data=form, files={"file": ("layer_0.png", content)}, timeout=60
-    )
-    response.raise_for_status()
-    return canvas
-
-
-BAD_LAYERS = {
-    "bomb": (lambda: bad_inputs.png_declaring(30_000, 30_000), bad_inputs.SKETCH_TOO_LARGE),
-    "5-megapixel layer": (
-        lambda: bad_inputs.encoded(bad_inputs.Image.new("RGBA", (2500, 2000)), "PNG"),
+NOT_A_DRAWING = "not a drawing from the page's canvas"
+BAD_DRAWINGS = {
+    "bomb": (lambda: drawing(bad_inputs.png_declaring(30_000, 30_000)), bad_inputs.SKETCH_TOO_LARGE),
+    "5-megapixel canvas": (
+        lambda: drawing(bad_inputs.encoded(bad_inputs.Image.new("RGBA", (2500, 2000)), "PNG")),
         bad_inputs.SKETCH_TOO_LARGE,
     ),
-    "ICO layer": (lambda: bad_inputs.encoded(bad_inputs.on_transparent(), "ICO"), bad_inputs.NOT_IMAGE),
-    "PPM layer": (lambda: bad_inputs.encoded(bad_inputs.on_paper(), "PPM"), bad_inputs.NOT_IMAGE),
+    "ICO as a PNG": (lambda: drawing(bad_inputs.encoded(bad_inputs.on_transparent(), "ICO")), bad_inputs.NOT_IMAGE),
+    "PPM as a PNG": (lambda: drawing(bad_inputs.encoded(bad_inputs.on_paper(), "PPM")), bad_inputs.NOT_IMAGE),
+    "3 MB of base64": (lambda: {"drawing": 1, "png": "data:image/png;base64," + "A" * 3_000_000}, NOT_A_DRAWING),
+    "not base64": (lambda: {"drawing": 1, "png": "data:image/png;base64,%%%%"}, NOT_A_DRAWING),
+    "a JPEG": (lambda: {"drawing": 1, "png": "data:image/jpeg;base64,AAAA"}, NOT_A_DRAWING),
+    "no drawing number": (lambda: {"png": ""}, NOT_A_DRAWING),
+    "a list": (lambda: [1, 2, 3], NOT_A_DRAWING),
+    "nothing": (lambda: None, NOT_A_DRAWING),
 }
 
 
 @pytest.mark.parametrize("pad", PADS)
-@pytest.mark.parametrize("case", BAD_LAYERS)
-@pytest.mark.parametrize("route", ["uploaded file", "sent ahead"])
-def test_the_page_sketch_event_keeps_the_limits(app_url, case, route, pad):
-    make, expected = BAD_LAYERS[case]
-    if route == "uploaded file":
-        value = {"background": None, "layers": [upload(app_url, make())], "composite": None}
-    else:
-        value = {"background": None, "layers": [], "composite": None, "id": send_ahead(app_url, make(), pad)}
-    message = join(app_url, page_sketch_event(app_url, pad), value)
+@pytest.mark.parametrize("case", BAD_DRAWINGS)
+def test_the_page_drawing_event_keeps_the_limits(app_url, case, pad):
+    make, expected = BAD_DRAWINGS[case]
+    message = join(app_url, page_drawing_event(app_url, pad), make())
     assert not message["success"]
     assert expected in (message["output"].get("error") or ""), message
 
 
 @pytest.mark.parametrize("pad", PADS)
-@pytest.mark.parametrize("route", ["uploaded file", "sent ahead"])
-def test_the_page_sketch_event_still_reads_a_good_canvas(app_url, route, pad):
-    layer = bad_inputs.encoded(bad_inputs.on_transparent(), "PNG")
-    if route == "uploaded file":
-        value = {"background": None, "layers": [upload(app_url, layer)], "composite": None}
-    else:
-        value = {"background": None, "layers": [], "composite": None, "id": send_ahead(app_url, layer, pad)}
-    message = join(app_url, page_sketch_event(app_url, pad), value)
+@pytest.mark.parametrize("event", ["change", "input"])
+def test_the_page_drawing_event_reads_a_good_canvas(app_url, pad, event):
+    message = join(
+        app_url,
+        page_drawing_event(app_url, pad, event),
+        drawing(bad_inputs.encoded(bad_inputs.on_transparent(), "PNG"), 4),
+    )
     assert message["success"], message
     first = message["output"]["data"][0]  # the CNN's answer card, or a number's reading
     if pad == "sketchpad":
-        assert f'data-answer="{bad_inputs.LABEL}"' in first
+        assert f'data-answer="{bad_inputs.LABEL}"' in first and 'data-drawing="4"' in first
     else:
         assert first["cnn"] == bad_inputs.LABEL
+
+
+def unchanged(output) -> bool:
+    """An output left as it is: Gradio's bare update (gr.skip()), or nothing for a State."""
+    bare = {"__type__": "update"}
+    return output is None or (output.get("__type__") == "update" and output.get("props", bare) == bare)
+
+
+def test_an_older_drawing_than_one_already_answered_changes_nothing(app_url):
+    """A drawing overtaken by a newer one from the same page (its Clear, say) leaves the page as it is."""
+    session, index = uuid.uuid4().hex, page_drawing_event(app_url)
+    digit = bad_inputs.encoded(bad_inputs.on_transparent(), "PNG")
+    assert 'data-drawing="5"' in join(app_url, index, drawing(digit, 5), session)["output"]["data"][0]
+    cleared = join(app_url, index, {"drawing": 6, "png": ""}, session)["output"]["data"]
+    assert 'data-answer=""' in cleared[0]
+    stale = join(app_url, index, drawing(digit, 5), session)
+    assert stale["success"] and all(map(unchanged, stale["output"]["data"])), stale
+    assert 'data-drawing="5"' in join(app_url, index, drawing(digit, 5))["output"]["data"][0]  # another page: fresh

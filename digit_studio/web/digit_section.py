@@ -10,7 +10,7 @@ import numpy as np
 import model_defs
 from digit_studio import answers
 from digit_studio.core import preprocess, segmentation
-from digit_studio.web import events, uploads
+from digit_studio.web import events, pen_canvas, uploads
 from digit_studio.web.page import (
     EXAMPLES_DIR,
     HINT,
@@ -19,10 +19,14 @@ from digit_studio.web.page import (
     Wire,
     answer_card,
     draw_or_upload,
+    examples,
     preview_html,
 )
 
 EXAMPLES = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in {".png", ".jpg", ".webp"})
+
+
+SEEN_CAPTION = "What the models see (28x28)"
 
 
 def reading(digit: np.ndarray) -> tuple[dict, str]:
@@ -38,11 +42,13 @@ def describe(digit: np.ndarray) -> tuple:
     return pair["cnn"]["confidences"], pair["linear"]["confidences"], preview_html(digit), summary
 
 
-def show(digit: np.ndarray) -> tuple:
-    """The page's outputs for one digit: both models' answer cards, the 28x28 view and the summary."""
+def show(digit: np.ndarray, drawing: int | None = None) -> tuple:
+    """The page's outputs for one digit: both models' answer cards (for the canvas's drawing number `drawing`, if
+    drawn), the 28x28 view and the summary."""
     pair, summary = reading(digit)
-    cards = (answer_card(name, pair[name]) for name in model_defs.MODEL_NAMES)
-    return *cards, preview_html(digit), f"### {summary}"  # the verdict as the page's headline
+    cards = (answer_card(name, pair[name], drawing) for name in model_defs.MODEL_NAMES)
+    seen = f'<figure style="margin:0">{preview_html(digit)}<figcaption>{SEEN_CAPTION}</figcaption></figure>'
+    return *cards, seen, f"### {summary}"  # the verdict as the page's headline
 
 
 def upload_reading(upload: dict | None) -> tuple[np.ndarray, str]:
@@ -64,36 +70,30 @@ def several_digits(image) -> str:
 
 def layout(page: Page) -> Wire:
     gr.Markdown(
-        "# Handwritten-digit studio\nDraw a digit or upload a photo of one: a LeNet-style CNN and a plain "
-        "dense network each say which digit they see and how sure they are, or that it is not a digit they know. "
-        '(The original teaching project called the dense network "linear".)'
+        "# Handwritten-digit studio\nDraw a digit or upload a photo: a LeNet-style CNN and a plain dense network "
+        "each say which digit they see, how sure they are, or that it is no digit they know. (The dense network is "
+        'the original teaching project\'s "linear" model.)',
+        elem_id="intro",
     )
-    with gr.Row():
+    with gr.Row(elem_id="digit_row"):
         with gr.Column():
-            sketch, upload = draw_or_upload(
-                ("Draw", "Upload"),
-                ("Draw one digit", "Upload a digit"),
-                ("sketchpad", "upload"),
-                400,
-                (EXAMPLES, "Examples: MNIST digits and synthetic photos, scans, drawings"),
-                "Clear",
+            pad, upload, sketch, tabbed = draw_or_upload(
+                ("Draw", "Upload"), ("Draw one digit", "Upload a digit"), ("sketchpad", "upload"), 400, "Clear"
             )
         with gr.Column():
             summary = gr.Markdown(HINT, elem_id="summary")
-            with gr.Row():
+            with gr.Row(elem_id="cards"):
                 cards = [gr.HTML(answer_card(name, None), elem_id=f"{name}_answer") for name in model_defs.MODEL_NAMES]
-            preview = gr.HTML(label="What the models see (28x28)", elem_id="preview")
+            preview = gr.HTML(elem_id="preview")
             # What /classify and /classify_sketch return first, as Gradio Label values; the page shows the cards.
             labels = [
                 gr.Label(num_top_classes=10, visible=False, elem_id=f"{name}_label") for name in model_defs.MODEL_NAMES
             ]
+            examples(EXAMPLES, "Examples: MNIST digits and synthetic photos, scans, drawings", upload, tabbed)
     outputs = [*labels, preview, summary]
     page.current_digit = gr.State(None)
     page.digit_upload = upload
     page.sketchpads.append(sketch)
-
-    def from_sketch(value: dict | None) -> np.ndarray:
-        return events.digit_from_sketch(value, sketch)
 
     empty = tuple(answer_card(name, None) for name in model_defs.MODEL_NAMES)
 
@@ -114,16 +114,25 @@ def layout(page: Page) -> Wire:
 
         return events.guarded(view, no_digit=(*empty, "", HINT, None))
 
+    def drawn(evt: gr.EventData, request: gr.Request) -> tuple:
+        """The page's view of the canvas's drawing: as with_digit's, its cards marked with the drawing's number."""
+        with pen_canvas.drawing(evt, request, pad) as (number, strokes):
+            digit = events.digit_from_pen(strokes)
+            *outputs, summary = show(digit, number)
+        return *outputs, summary, digit
+
     def classify(value: dict | None) -> tuple:
         return describe(events.digit_from_upload(value))
 
     def classify_sketch(value: dict | None) -> tuple:
-        return describe(from_sketch(value))
+        return describe(events.digit_from_sketch(value))
 
     def wire() -> None:
         page_outputs = {"outputs": [*cards, preview, summary, page.current_digit], **PAGE_EVENT}
-        sketch_view = with_digit(lambda value: (from_sketch(value), ""))
-        sketch.change(sketch_view, sketch, trigger_mode="always_last", **page_outputs).success(**page.why_refresh)
+        pad_view = events.guarded(drawn, no_digit=(*empty, "", HINT, None))
+        # While the pen moves (input) the answers follow it; at pen-up, Undo and Clear (change) so does "Why".
+        pad.input(pad_view, None, trigger_mode="always_last", **page_outputs)
+        pad.change(pad_view, None, trigger_mode="always_last", **page_outputs).success(**page.why_refresh)
         upload.change(with_digit(upload_reading, says_why=True), upload, **page_outputs).success(**page.why_refresh)
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
         api = {"outputs": outputs, "preprocess": False}

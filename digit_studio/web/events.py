@@ -3,6 +3,8 @@ uploads.py applies the same limits to every event), and one error policy.
 
     event = events.guarded(function)                     # an endpoint: "No digit found" is an error
     event = events.guarded(function, no_digit=outputs)   # a page event: with nothing to read, show those outputs
+
+A page event whose drawing was overtaken by a newer one (pen_canvas.Stale) changes nothing on the page.
 """
 
 import functools
@@ -12,7 +14,7 @@ import gradio as gr
 import numpy as np
 
 from digit_studio.core import preprocess
-from digit_studio.web import gradio_fixes, uploads
+from digit_studio.web import pen_canvas, uploads
 
 log = logging.getLogger("digit_studio")
 
@@ -29,7 +31,8 @@ def message_for(error: Exception) -> str:
 
 def guarded(function, no_digit: tuple | None = None):
     """function as an event or endpoint: a gr.Error passes as it is, "No digit found" returns no_digit where it is
-    given (the page's hint) and is an error where it is not, and anything else is shown as message_for says."""
+    given (the page's hint) and is an error where it is not, a stale drawing updates nothing, and anything else is
+    shown as message_for says."""
 
     @functools.wraps(function)
     def event(*args):
@@ -37,6 +40,8 @@ def guarded(function, no_digit: tuple | None = None):
             return function(*args)
         except gr.Error:
             raise
+        except pen_canvas.Stale:
+            return gr.skip()
         except preprocess.NoDigitError as error:
             if no_digit is None:
                 raise gr.Error(str(error)) from None
@@ -58,12 +63,9 @@ def upload_path(upload: dict | None) -> str:
     return file_path(upload)
 
 
-def sketch_sources(value: dict | None, pad: gr.Sketchpad | None) -> dict:
-    """A Sketchpad payload's images as uploads.py reads them: the page's canvas arrives ahead of the event (its
-    images' bytes), the API's as uploaded files (their paths)."""
+def sketch_sources(value: dict | None) -> dict:
+    """A Sketchpad payload's images as uploads.py reads them: the files the API user uploaded."""
     value = value or {}
-    if value.get("id") is not None:
-        return gradio_fixes.sketch_blobs(pad, value["id"])
     return {
         "background": file_path(value.get("background")),
         "layers": [file_path(layer) for layer in value.get("layers") or []],
@@ -76,6 +78,12 @@ def digit_from_upload(upload: dict | None) -> np.ndarray:
         return preprocess.preprocess_image(image)
 
 
-def digit_from_sketch(value: dict | None, pad: gr.Sketchpad | None = None) -> np.ndarray:
-    with uploads.sketch_files(sketch_sources(value, pad)) as arrays:
+def digit_from_sketch(value: dict | None) -> np.ndarray:
+    with uploads.sketch_files(sketch_sources(value)) as arrays:
+        return preprocess.preprocess_sketch(arrays)
+
+
+def digit_from_pen(sketch: dict) -> np.ndarray:
+    """The digit in a drawing from the page's canvas (pen_canvas.drawing's sketch)."""
+    with uploads.sketch_files(sketch) as arrays:
         return preprocess.preprocess_sketch(arrays)

@@ -10,8 +10,18 @@ import numpy as np
 
 from digit_studio import answers
 from digit_studio.core import segmentation
-from digit_studio.web import events, uploads
-from digit_studio.web.page import EXAMPLES_DIR, PAGE_EVENT, Page, Wire, draw_or_upload, preview_html
+from digit_studio.web import events, pen_canvas, uploads
+from digit_studio.web.page import (
+    EXAMPLES_DIR,
+    MODEL_COLOURS,
+    MODEL_NAMES,
+    PAGE_EVENT,
+    Page,
+    Wire,
+    draw_or_upload,
+    examples,
+    preview_html,
+)
 
 NUMBER_HINT = "Write a number on the wide canvas, or upload a photo of one: each digit is read by both models."
 # A digit is marked for a second look when the models disagree or either is less sure than this; 80% is where
@@ -28,12 +38,23 @@ def number_from_upload(upload: dict | None) -> list[segmentation.Digit]:
         return segmentation.digits_in_image(image)
 
 
-def number_from_sketch(value: dict | None, pad: gr.Sketchpad | None = None) -> list[segmentation.Digit]:
-    with uploads.sketch_files(events.sketch_sources(value, pad)) as arrays:
+def number_from_sketch(value: dict | None) -> list[segmentation.Digit]:
+    with uploads.sketch_files(events.sketch_sources(value)) as arrays:
+        return segmentation.digits_in_sketch(arrays)
+
+
+def number_from_pen(sketch: dict) -> list[segmentation.Digit]:
+    """The digits of a drawing from the page's canvas (pen_canvas.drawing's sketch)."""
+    with uploads.sketch_files(sketch) as arrays:
         return segmentation.digits_in_sketch(arrays)
 
 
 PIECE_KEYS = ("label", "confidence", "is_digit", "digit_score")
+
+
+def model_label(name: str) -> str:
+    """A model's name in its colour, as the page's cards show it."""
+    return f'<span style="color:{MODEL_COLOURS[name]};font-weight:600">{MODEL_NAMES[name]}</span>'
 
 
 def piece_html(piece: dict) -> str:
@@ -69,7 +90,7 @@ def read_digits(digits: list[segmentation.Digit]) -> tuple:
     ]
     cards = "".join(
         f'<figure style="margin:0;padding:6px;text-align:center;border:2px solid {"#d9480f" if flag else "#ccc"}">'
-        f"{preview}<figcaption>CNN {piece_html(entry['cnn'])}<br>dense {piece_html(entry['linear'])}"
+        f"{preview}<figcaption>{'<br>'.join(f'{model_label(n)} {piece_html(entry[n])}' for n in probabilities)}"
         f"{'<br>check' if flag else ''}</figcaption></figure>"
         for preview, entry, flag in zip(previews, entries, flagged, strict=True)
     )
@@ -98,12 +119,11 @@ def layout(page: Page) -> Wire:
     )
     with gr.Row():
         with gr.Column():
-            sketch, upload = draw_or_upload(
+            pad, upload, sketch, tabbed = draw_or_upload(
                 ("Draw a number", "Upload a number"),
                 ("Write a number", "Upload a number"),
                 ("number_sketchpad", "number_upload"),
                 800,  # room for four digits as tall as the one-digit canvas's
-                (NUMBER_EXAMPLES, "Examples: a drawn and a photographed number"),
                 "Clear the number",
             )
         with gr.Column():
@@ -111,17 +131,21 @@ def layout(page: Page) -> Wire:
             views = gr.HTML(label="Each digit as the models see it (28x28)", elem_id="number_views")
             with gr.Accordion("As the API returns it (JSON)", open=False):
                 reading = gr.JSON(elem_id="number_json")
+            examples(NUMBER_EXAMPLES, "Examples: a drawn and a photographed number", upload, tabbed)
     outputs = [reading, views, summary]
     page.sketchpads.append(sketch)
-
-    def from_sketch(value: dict | None) -> list[segmentation.Digit]:
-        return number_from_sketch(value, sketch)
 
     def read_number(value: dict | None) -> tuple:
         return read_digits(number_from_upload(value))
 
     def read_number_sketch(value: dict | None) -> tuple:
-        return read_digits(from_sketch(value))
+        return read_digits(number_from_sketch(value))
+
+    def drawn(evt: gr.EventData, request: gr.Request) -> tuple:
+        """The page's reading of the canvas's drawing, its views marked with the drawing's number."""
+        with pen_canvas.drawing(evt, request, pad) as (number, strokes):
+            result, views, summary = read_digits(number_from_pen(strokes))
+        return result, f'<div data-drawing="{number}">{views}</div>', summary
 
     def wire() -> None:
         # The endpoints first: they take their functions' names as API names before the page's events could.
@@ -130,9 +154,9 @@ def layout(page: Page) -> Wire:
         gr.Button(visible=False).click(events.guarded(read_number_sketch), sketch, api_name="read_number_sketch", **api)
         hint = (None, "", NUMBER_HINT)
         page_events = {"outputs": outputs, **PAGE_EVENT}
-        sketch.change(
-            events.guarded(read_number_sketch, no_digit=hint), sketch, trigger_mode="always_last", **page_events
-        )
+        pad_view = events.guarded(drawn, no_digit=hint)
+        for event in (pad.input, pad.change):  # while the pen moves, and at pen-up, Undo and Clear
+            event(pad_view, None, trigger_mode="always_last", **page_events)
         upload.change(events.guarded(read_number, no_digit=hint), upload, **page_events)
 
     return wire

@@ -149,7 +149,7 @@ def robustness_markdown(metrics: dict) -> str:
             f"{model_defs.MODEL_TITLES[n]} {permuted['unpermuted_test_accuracy'][n]:.2%} → "
             f"{permuted['test_accuracy'][n]:.2%}"
             + (
-                f" ({permuted['epochs'][n]} epochs instead of {committed_epochs[n]})"
+                f" (a shorter training: {permuted['epochs'][n]} epochs, not {committed_epochs[n]})"
                 if permuted["epochs"][n] != committed_epochs[n]
                 else ""
             )
@@ -161,10 +161,10 @@ def robustness_markdown(metrics: dict) -> str:
             "alike, so shuffling them changes nothing it can use; the CNN's neighbourhoods no longer mean anything."
         )
     else:
-        permuted_text = "**Pixels shuffled:** not measured yet (see `robustness.py`)."
+        permuted_text = "**Pixels shuffled:** not measured for these weights."
     return (
-        f"Accuracy on all {ROBUSTNESS['test_images']:,} MNIST test digits, moved without re-centring "
-        f"(`{ROBUSTNESS['command']}`):\n\n| model | {header} |\n|---|"
+        f"Accuracy on all {ROBUSTNESS['test_images']:,} MNIST test digits, each moved or turned after "
+        f"preprocessing has centred it:\n\n| model | {header} |\n|---|"
         + "---|" * 8
         + "\n"
         + "\n".join(rows)
@@ -208,7 +208,7 @@ def layout(page: Page) -> Wire:
     with gr.Accordion("Why they differ", open=False, elem_id="why") as accordion:
         gr.Markdown(
             "Where each model found its evidence, what is inside each network, and where each breaks: move the "
-            "input with the controls (after preprocessing, without re-centring) and watch both answers."
+            "input with the controls (they move the digit after preprocessing has centred it) and watch both answers."
         )
         with gr.Row():
             with gr.Column(scale=1):
@@ -246,6 +246,9 @@ def layout(page: Page) -> Wire:
         inputs=[page.current_digit, is_open, *sliders],
         outputs=[cnn, linear, maps, insides],
         preprocess=False,
+        # A refresh asked for while one runs waits and then runs with the newest input, rather than being dropped
+        # (Gradio's default for a chained event): a Clear right after a stroke must not leave the stroke's maps.
+        trigger_mode="always_last",
         **private,
     )
 
@@ -264,7 +267,7 @@ def layout(page: Page) -> Wire:
                 preprocess=False,
                 **private,
             )
-            slider.change(**refresh, trigger_mode="always_last")
+            slider.change(**refresh)
             slider.change(lambda value, name=name: within(name, value), slider, slider, preprocess=False, **private)
         reset.click(lambda: STRESS_IDENTITY, None, sliders, **private)
         kind.change(mistakes_gallery, kind, gallery, **private)
