@@ -19,7 +19,15 @@ import uvicorn
 
 import model_defs
 from digit_studio import answers, hub
-from digit_studio.web import compare_section, digit_section, gradio_fixes, json_api, number_section, why_section
+from digit_studio.web import (
+    compare_section,
+    corrections_panel,
+    digit_section,
+    gradio_fixes,
+    json_api,
+    number_section,
+    why_section,
+)
 from digit_studio.web.page import PAGE_CSS, Page
 
 MAX_FILE_SIZE = json_api.MAX_IMAGE_BYTES  # per file, for Gradio's uploads as for the JSON routes
@@ -44,6 +52,9 @@ with contextlib.suppress(RuntimeError):  # TensorFlow already ran in this proces
     tf.config.threading.set_inter_op_parallelism_threads(2)
 WEIGHTS_DIR, models = load_models()
 METRICS = json.loads((WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())["models"]
+
+# Visitors' corrections: FEEDBACK_DIR (corrections/ unless set), pushed to the Hub dataset FEEDBACK_REPO if set.
+corrections_panel.configure()
 
 with gr.Blocks(title="Handwritten-digit studio") as demo:
     page = Page(WEIGHTS_DIR, METRICS)

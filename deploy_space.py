@@ -3,12 +3,15 @@
     python deploy_space.py someone/digit-studio --dry-run    # the files it would upload, one a line; no network
     python deploy_space.py someone/digit-studio              # create the Gradio Space if missing, then upload
     python deploy_space.py someone/digit-studio --weights-repo someone/digit-studio --hardware cpu-upgrade
+    python deploy_space.py someone/digit-studio --feedback-repo someone/digit-feedback  # keep corrections on the Hub
 
 The files are app.py, model_defs.py, the digit_studio package, requirements.txt, README.md, weights/ and examples/:
 no tests, benchmarks, experiments, docs or training code. huggingface_hub sends the binaries through the Hub's
 large-file storage by itself. Files already on the Space that are not in the list are deleted in the same commit.
 --weights-repo sets the Space variable WEIGHTS_REPO (app.py then serves that model repo's weights) and names the
-repo under `models:` in the uploaded README; --weights-revision sets WEIGHTS_REVISION.
+repo under `models:` in the uploaded README; --weights-revision sets WEIGHTS_REVISION. --feedback-repo creates that
+dataset repo (private) if missing and sets FEEDBACK_REPO: the Space then pushes visitors' corrections to it, once the
+Space has a token that may write to it (the secret HF_TOKEN, which it tells how to add).
 Needs a token with write access (`hf auth login`, or HF_TOKEN). Any failure is one line and a non-zero status
 that says what had already changed on the Hub.
 """
@@ -46,6 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dry-run", action="store_true", help="print the files it would upload, one a line, and stop")
     parser.add_argument("--weights-repo", help="a model repo (owner/name) the Space serves weights from")
     parser.add_argument("--weights-revision", help="a branch, tag or commit of --weights-repo")
+    parser.add_argument("--feedback-repo", help="a dataset repo (owner/name) for visitors' corrections; private if new")
     parser.add_argument("--hardware", choices=[flavor.value for flavor in SpaceHardware], help="request this hardware")
     args = parser.parse_args(argv)
     if args.weights_revision is not None and args.weights_repo is None:
@@ -59,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         hub.check_repo_id(args.space_id, "Space")
         if args.weights_repo is not None:
             hub.check_repo_id(args.weights_repo, "model repo")
+        if args.feedback_repo is not None:
+            hub.check_repo_id(args.feedback_repo, "dataset repo")
     except hub.DeployError as error:
         print(f"deploy_space.py: {error}", file=sys.stderr)
         return 2
@@ -68,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     done: list[str] = []
     try:
-        variables = {"WEIGHTS_REPO": args.weights_repo, "WEIGHTS_REVISION": args.weights_revision}
+        variables = {
+            "WEIGHTS_REPO": args.weights_repo,
+            "WEIGHTS_REVISION": args.weights_revision,
+            "FEEDBACK_REPO": args.feedback_repo,
+        }
         variables = {key: value for key, value in variables.items() if value is not None}
         url = hub.deploy_space(args.space_id, ROOT, files, variables, args.hardware, done)
     except Exception as error:  # offline, refused, another SDK: all end in one line saying what changed
@@ -83,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"uploaded {len(files)} files in one commit: {url}")
     if done:
         print("Also: " + "; ".join(done))
+    if args.feedback_repo is not None:
+        print(
+            f"To push corrections to {args.feedback_repo}, add a token that may write to it as the secret HF_TOKEN "
+            f"in the Space's settings: https://huggingface.co/spaces/{args.space_id}/settings"
+        )
     return 0
 
 

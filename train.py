@@ -4,6 +4,7 @@
     python train.py --model cnn --epochs 3 --data-dir ../shared/mnist --output-dir /tmp/w   # a quick look
     python train.py --validation 5000 --set label_smoothing=0 --output-dir /tmp/v  # a variant, on held-out images
     python train.py --push-to-hub user/mnist-studio  # then upload weights, metrics, plots and a model card
+    python train.py --extra-data corrections/         # also learn from visitors' corrections (or a Hub dataset)
 
 Writes to --output-dir (default weights/) cnn.weights.h5 and linear.weights.h5 (the weights alone, byte-stable),
 metrics.json (scores, per-epoch history, recipe, sha256s, command, versions, device) and the plots curves.png,
@@ -20,6 +21,7 @@ built on these pieces (pixel permutation, the write-up's wide CNN, the clean-pha
 import argparse
 import contextlib
 import datetime
+import functools
 import importlib.metadata
 import json
 import math
@@ -39,7 +41,7 @@ except (ImportError, ValueError) as error:  # KERAS_BACKEND names a backend that
 from keras import layers
 
 import model_defs
-from digit_studio import hub
+from digit_studio import corrections, hub
 from digit_studio.core import confidence, handwriting_styles, mnist_data, non_digits
 
 # Augmentation is in degrees and fractions of the image. With ema_momentum the optimizer keeps an exponential
@@ -135,10 +137,27 @@ def serves(args) -> bool:
     return Path(args.output_dir).resolve() == model_defs.WEIGHTS_DIR
 
 
+def corrections_data(source: str) -> tuple[tuple, np.ndarray, dict]:
+    """A corrections set's labelled digits (corrections.py) as (images, labels), its "not a digit" images (for
+    train_outliers), all prepared, and what metrics.json records of them."""
+    try:
+        digits, labels, others = corrections.load(hub.corrections_folder(source))
+    except (OSError, ValueError, KeyError) as error:
+        raise UsageError(f"--extra-data {source}: cannot read it as a corrections folder: {error}") from None
+    print(f"--extra-data {source}: {len(digits):,} corrected digits, {len(others):,} corrections that are not digits")
+    record = {"extra_data": {"source": source, "digits": len(digits), "non_digits": len(others)}}
+    return (prepare(digits), labels), prepare(others), record
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argument_parser("train.py", __doc__.split("\n")[0])
     parser.add_argument("--model", choices=(*model_defs.MODEL_NAMES, "all"), default="all")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output dir to this Hugging Face repo")
+    extra_help = (
+        "visitors' corrections, a folder or a Hub dataset repo (the app's FEEDBACK_DIR or FEEDBACK_REPO): their "
+        "digits join the training images, their non-digits the drawings that are not digits; never the test set"
+    )
+    parser.add_argument("--extra-data", metavar="DIR_OR_REPO", help=extra_help)
     args = parser.parse_args(argv)
     # A validation run's weights miss the held-out images and its metrics have no test score: never served.
     if args.validation and (serves(args) or args.push_to_hub):
@@ -235,6 +254,11 @@ def train_one(model_name: str, recipe: dict, args, train, test, validation, devi
     (x_train, y_train), (x_test, y_test) = train, test
     mnist_images, drawn_count = len(x_train), recipe.get("style_digits", 0)
     x_train, y_train = with_drawn_digits(x_train, y_train, drawn_count, args.seed)
+    if getattr(args, "extra_digits", None) is not None:  # visitors' corrections, on top of MNIST's (--extra-data)
+        x_train, y_train = (
+            np.concatenate([x_train, args.extra_digits[0]]),
+            np.concatenate([y_train, args.extra_digits[1]]),
+        )
     kept = len(x_train) - (len(x_train) % recipe["batch_size"]) % devices  # every batch splits evenly on the devices
     x_train, y_train = x_train[:kept], y_train[:kept]
     keras.utils.set_random_seed(args.seed)
@@ -268,7 +292,8 @@ def train_one(model_name: str, recipe: dict, args, train, test, validation, devi
     history = trainer.fit(epochs=recipe["epochs"], callbacks=[timer], **fit).history
     seconds = timer.seconds[1:] or timer.seconds  # the first epoch also compiles the graph; later ones show the pace
     total_seconds = sum(timer.seconds)
-    for phase, epochs in ((train_clean, clean_epochs), (train_outliers, recipe.get("outlier_epochs", 0))):
+    outliers = functools.partial(train_outliers, extra=getattr(args, "extra_non_digits", None))
+    for phase, epochs in ((train_clean, clean_epochs), (outliers, recipe.get("outlier_epochs", 0))):
         if epochs:
             phase_history, phase_seconds = phase(model, recipe, fit, args.seed)
             history = {key: values + phase_history[key] for key, values in history.items()}
@@ -331,15 +356,20 @@ def train_clean(model, recipe: dict, fit: dict, seed: int = 0) -> tuple[dict, li
     return history, timer.seconds
 
 
-def train_outliers(model, recipe: dict, fit: dict, seed: int) -> tuple[dict, list[float]]:
+def train_outliers(
+    model, recipe: dict, fit: dict, seed: int, extra: np.ndarray | None = None
+) -> tuple[dict, list[float]]:
     """The recipe's outlier_epochs (outlier exposure: Hendrycks, Mazeika and Dietterich, ICLR 2019): model trains on
     the digits as they are, each with its one label, and on recipe["outliers"] drawings that are not digits
     (non_digits.py), whose target is an even spread over the ten digits, weighted by outlier_weight; the learning
     rate falls from outlier_learning_rate to zero. A non-digit then gets an answer spread thin, which
     confidence.digit_score reads. With outlier_style_digits the phase's digits also include that many drawings of
     the handwriting MNIST lacks: a model that never saw such digits would learn that they are no digits either
-    (docs/not-a-digit.md). fit: what fit_arguments gives. Returns the per-epoch history and seconds."""
+    (docs/not-a-digit.md). fit: what fit_arguments gives; extra: more non-digits, prepared (visitors' corrections).
+    Returns the per-epoch history and seconds."""
     outliers = prepare(non_digits.training_non_digits(recipe["outliers"], seed))
+    if extra is not None and len(extra):
+        outliers = np.concatenate([outliers, extra])
     eye = np.eye(model_defs.NUM_CLASSES, dtype="float32")
     labels = fit["y"] if fit["y"].ndim == 1 else np.argmax(fit["y"], axis=1)
     digits, labels = with_drawn_digits(fit["x"], labels, recipe.get("outlier_style_digits", 0), seed)
@@ -558,11 +588,14 @@ def train_and_save(args, recipes: dict[str, dict], build=model_defs.build, recor
     if args.validation >= len(x_train):
         raise UsageError(f"--validation {args.validation} leaves no training images (there are {len(x_train)})")
     train, validation = held_out(x_train, y_train, args.validation)
+    extra = {}
+    if getattr(args, "extra_data", None):
+        args.extra_digits, args.extra_non_digits, extra = corrections_data(args.extra_data)
     test = prepare(x_test), y_test
     trained = {}
     for name, recipe in recipes.items():
         model, entry = train_one(name, recipe, args, train, test, validation, len(devices), build)
-        trained[name] = model, {**entry, **(record or {})}
+        trained[name] = model, {**entry, **extra, **(record or {})}
     check_writable(output_dir)
     metrics = save_outputs(output_dir, trained, devices)
     print_table(metrics)

@@ -6,7 +6,10 @@ needs the first, and deploying a Space needs neither.
 """
 
 import os
+import sys
 from pathlib import Path
+
+PUSH_EVERY_MIN = 5  # how often the corrections folder is pushed to its dataset (FEEDBACK_PUSH_MINUTES)
 
 
 def first_line(error: Exception) -> str:
@@ -33,6 +36,38 @@ def weights_dir() -> Path:
     except Exception as error:  # offline, unknown repo or revision, no permission: all end the same way
         raise model_defs.WeightsError(f"cannot download weights from {repo_id}: {first_line(error)}") from None
     return Path(folder)
+
+
+def corrections_folder(source: str) -> Path:
+    """A corrections set: source itself when it is a folder, else a snapshot of the Hub dataset it names."""
+    if Path(source).is_dir():
+        return Path(source)
+    import huggingface_hub
+
+    try:
+        return Path(huggingface_hub.snapshot_download(source, repo_type="dataset"))
+    except Exception as error:  # not a folder, and not a dataset the Hub gives us
+        raise OSError(f"no such folder, and no Hub dataset: {first_line(error)}") from None
+
+
+def push_corrections(folder: Path, repo_id: str):
+    """A CommitScheduler that pushes the corrections folder to the Hub dataset repo_id every PUSH_EVERY_MIN minutes
+    (made private if it does not exist; a failed push is retried at the next); None, with one line on stderr, when
+    the Hub cannot be reached or the token is refused at start: corrections then stay on this server."""
+    import huggingface_hub
+
+    try:
+        return huggingface_hub.CommitScheduler(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=folder,
+            every=float(os.environ.get("FEEDBACK_PUSH_MINUTES", PUSH_EVERY_MIN)),
+            private=True,
+            allow_patterns=["metadata.jsonl", "images/*.png", "strokes/*.png"],  # never a file half written
+        )
+    except Exception as error:
+        print(f"app.py: corrections stay on this server: cannot use {repo_id}: {first_line(error)}", file=sys.stderr)
+        return None
 
 
 MODEL_CARD = """---
@@ -164,6 +199,9 @@ def deploy_space(
         done.append(f"created the Gradio Space {space_id}")
     elif sdk != "gradio":
         raise DeployError(f"{space_id} is a {sdk} Space, and this app needs a Gradio one: choose another Space id")
+    if "FEEDBACK_REPO" in variables:  # visitors' corrections: private unless its owner made it public already
+        api.create_repo(variables["FEEDBACK_REPO"], repo_type="dataset", private=True, exist_ok=True)
+        done.append(f"made sure of the dataset repo {variables['FEEDBACK_REPO']} (private if new)")
     for key, value in variables.items():
         api.add_space_variable(space_id, key, value)
         done.append(f"set the Space variable {key}={value}")

@@ -44,8 +44,14 @@ def front_matter(readme: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def app_url():
-    process, url = start_app()
+def feedback_dir(tmp_path_factory) -> Path:
+    """Where the running app keeps visitors' corrections during the tests."""
+    return tmp_path_factory.mktemp("corrections")
+
+
+@pytest.fixture(scope="session")
+def app_url(feedback_dir):
+    process, url = start_app({"FEEDBACK_DIR": str(feedback_dir)})
     try:
         yield url
     finally:

@@ -13,6 +13,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from conftest import MNIST_SUBSET, REPO
+from digit_studio import corrections
 from digit_studio.core import mnist_data, synthetic
 from digit_studio.web import compare_section
 
@@ -224,3 +225,39 @@ def test_readme_client_snippets_run_against_the_app(app_url):
         assert result.returncode == 0, result.stderr[-2000:]
         expected = re.findall(r"# prints: (.*)", snippet)
         assert expected and result.stdout.strip().splitlines()[-len(expected) :] == expected
+
+
+def test_correct_keeps_the_row_it_returns(client, feedback_dir):
+    """/correct: the models run on the image, and the row kept (image file and metadata.jsonl) comes back."""
+    row = client.predict(handle_file(str(REPO / "examples/4_dark_mode.png")), "4", api_name="/correct")
+    assert row["label"] == "4" and row["source"] == "api" and row["strokes_file"] is None
+    assert row["cnn"]["label"] == row["linear"]["label"] == "4" and set(row["cnn"]) == {
+        "label", "confidence", "is_digit", "digit_score"
+    }  # fmt: skip
+    metrics = json.loads((REPO / "weights" / "metrics.json").read_text())["models"]
+    assert row["weights_sha256"] == {name: metrics[name]["weights_sha256"] for name in ("cnn", "linear")}
+    with Image.open(feedback_dir / row["file_name"]) as image:
+        assert image.size == (28, 28)
+    assert row in [json.loads(line) for line in (feedback_dir / "metadata.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("image", "label", "message"),
+    [
+        ("examples/4_dark_mode.png", "four", "a digit from 0 to 9"),
+        ("examples/4_dark_mode.png", "", "a digit from 0 to 9"),
+        ("README.md", "4", "not an image"),
+    ],
+)
+def test_correct_refuses_what_it_cannot_keep(client, feedback_dir, image, label, message):
+    kept = list(corrections.rows(feedback_dir))
+    with pytest.raises(AppError, match=message):
+        client.predict(handle_file(str(REPO / image)), label, api_name="/correct")
+    assert list(corrections.rows(feedback_dir)) == kept
+
+
+def test_correct_of_a_picture_with_no_digit_says_so(client, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("L", (64, 64), 255).save(blank)
+    with pytest.raises(AppError, match="No digit found"):
+        client.predict(handle_file(str(blank)), "3", api_name="/correct")

@@ -1,6 +1,7 @@
 """The real page in Debian's Chromium: draw with the mouse, clear, draw again, upload."""
 
 import io
+import json
 import tempfile
 from pathlib import Path
 
@@ -363,3 +364,33 @@ def test_frantic_drawing_and_clearing_never_leaves_a_stale_answer(page):
     assert page.locator(".toast-body").count() == 0
     clear.click()
     expect_cleared(page)
+
+
+def corrections_kept(folder) -> list[dict]:
+    path = folder / "metadata.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_visitor_confirms_and_corrects_an_answer(page, feedback_dir):
+    """"Right" keeps the drawing under the models' answer, "It was a ..." under the visitor's digit, each with its
+    strokes; before any answer the page asks for one first."""
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    page.locator("#sketchpad").get_by_role("button", name="Clear", exact=True).click()
+    page.locator("#summary", has_text="Draw a digit").wait_for()
+    before = len(corrections_kept(feedback_dir))
+    page.locator("#correct_right").click()
+    page.locator("#correction_thanks", has_text="Draw or upload a digit first").wait_for()
+    draw(page, SEVEN)
+    expect_both_models_say(page, 7)
+    expect_answers_to_the_last_drawing(page)
+    page.locator("#correct_right").click()
+    page.locator("#correction_thanks", has_text="kept as a 7").wait_for()
+    page.locator("#correct_digit input").click()
+    page.get_by_role("option", name="1", exact=True).click()
+    page.locator("#correction_thanks", has_text="kept as a 1").wait_for()
+    page.screenshot(path=SCREENSHOTS / "correction.png")
+    kept = corrections_kept(feedback_dir)[before:]
+    assert [row["label"] for row in kept] == ["7", "1"]
+    for row in kept:
+        assert row["source"] == "canvas" and row["cnn"]["label"] == row["linear"]["label"] == "7"
+        assert (feedback_dir / row["file_name"]).is_file() and (feedback_dir / row["strokes_file"]).is_file()

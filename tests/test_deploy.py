@@ -10,8 +10,10 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from test_space import hub_cache, hub_env
 
@@ -21,6 +23,7 @@ from digit_studio.hub import space_readme
 from digit_studio.local_server import free_port, start_app, stop_app
 
 SPACE = "someone/digit-studio"
+FEEDBACK = "someone/digit-feedback"
 
 
 def run_deploy(*args: str, endpoint: str, home, token: str | None = "hf_not_a_real_token", **env_vars: str):
@@ -181,12 +184,24 @@ class FakeHub(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         kind = self.path.split("?")[0].rsplit("/", 1)[-1]
         if self.path == "/api/repos/create":
-            self.answer(200, {"url": f"http://{self.headers['Host']}/spaces/{SPACE}", "name": SPACE})
+            created = json.loads(body)
+            self.sent.setdefault("create", []).append(created)
+            kind, name = f"{created.get('type', 'model')}s/", f"{created['organization']}/{created['name']}"
+            self.answer(200, {"url": f"http://{self.headers['Host']}/{kind}{name}", "name": name})
         elif self.path == "/api/validate-yaml":
             self.answer(200, {"errors": [], "warnings": []})
         elif not self.writable:
             message = "You don't have the rights to write to this repository"
             self.answer(403, {"error": message}, {"X-Error-Message": message})
+        elif self.path.startswith(f"/api/datasets/{FEEDBACK}/preupload/"):
+            files = json.loads(body)["files"]
+            self.answer(
+                200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+            )
+        elif self.path.startswith(f"/api/datasets/{FEEDBACK}/commit/"):
+            self.sent.setdefault("dataset commits", []).append([json.loads(line) for line in body.splitlines()])
+            url = f"http://{self.headers['Host']}/datasets/{FEEDBACK}/commit/{'2' * 40}"
+            self.answer(200, {"commitUrl": url, "commitOid": "2" * 40, "pullRequestUrl": None})
         elif self.path.startswith(f"/api/spaces/{SPACE}/preupload/"):
             files = json.loads(body)["files"]
             self.answer(
@@ -283,3 +298,74 @@ def test_a_failure_says_what_changed_before_it(tmp_path, fake_hub):
         " (the upload is one commit, made last).\n"
     )
     assert ("POST", "/api/repos/create") in hub.requests
+
+
+def test_a_feedback_repo_is_made_private_and_named_to_the_space(tmp_path, fake_hub):
+    """--feedback-repo creates the dataset repo (private), sets FEEDBACK_REPO and says how to add the token."""
+    endpoint, hub = fake_hub("gradio", writable=True)
+    result = run_deploy(SPACE, "--feedback-repo", "someone/digit-feedback", endpoint=endpoint, home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (created,) = hub.sent["create"]
+    assert (created["organization"], created["name"], created["type"], created["visibility"]) == (
+        "someone", "digit-feedback", "dataset", "private"
+    )  # fmt: skip
+    assert hub.sent["variables"] == [{"key": "FEEDBACK_REPO", "value": "someone/digit-feedback"}]
+    assert "add a token that may write to it as the secret HF_TOKEN" in result.stdout
+
+
+def test_a_malformed_feedback_repo_is_one_line(tmp_path):
+    result = run_deploy(SPACE, "--feedback-repo", "no slash", endpoint=dead_endpoint(), home=tmp_path)
+    assert result.returncode == 2 and "dataset repo" in result.stderr and "Traceback" not in result.stderr
+
+
+def app_env(endpoint: str, folder, **settings: str) -> dict:
+    """The app's environment with no Hugging Face setting of this machine, the Hub at endpoint."""
+    env = {key: "" for key in os.environ if key.startswith(("HF_", "HUGGING_FACE"))}
+    return {**env, "HF_ENDPOINT": endpoint, "HF_HOME": str(folder / "hf"), "FEEDBACK_DIR": str(folder / "kept"),
+            "HF_TOKEN": "hf_not_a_real_token", "FEEDBACK_REPO": FEEDBACK, **settings}  # fmt: skip
+
+
+def correct_one(url: str) -> dict:
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    try:
+        return client.predict(handle_file(str(REPO / "examples/7_mnist.png")), "7", api_name="/correct")
+    finally:
+        client.close()
+
+
+def test_the_app_pushes_corrections_to_its_feedback_repo(tmp_path, fake_hub):
+    """With FEEDBACK_REPO, a correction reaches the dataset repo in the scheduler's next commit: its row in
+    metadata.jsonl and its image; the page says where corrections go."""
+    endpoint, hub = fake_hub("gradio", writable=True)
+    process, url = start_app(app_env(endpoint, tmp_path, FEEDBACK_PUSH_MINUTES="0.03"))
+    try:
+        assert f"pushed every few minutes to the Hugging Face dataset {FEEDBACK}" in json.dumps(
+            httpx.get(url + "config", timeout=30).json()
+        )
+        row = correct_one(url)
+        for _ in range(60):
+            pushed = {
+                op["value"]["path"]: base64.b64decode(op["value"]["content"])
+                for commit in hub.sent.get("dataset commits", [])
+                for op in commit
+                if op["key"] == "file"
+            }
+            if row["file_name"] in pushed:
+                break
+            time.sleep(0.5)
+        assert row["file_name"] in pushed, hub.requests[-10:]
+        assert json.loads(pushed["metadata.jsonl"].splitlines()[-1]) == row
+        assert not any(".partial" in path for path in pushed)
+    finally:
+        stop_app(process)
+
+
+def test_an_unreachable_feedback_repo_keeps_corrections_on_the_server(tmp_path):
+    process, url = start_app(app_env(dead_endpoint(), tmp_path))
+    try:
+        row = correct_one(url)
+        assert (tmp_path / "kept" / row["file_name"]).is_file()
+    finally:
+        stop_app(process)

@@ -12,6 +12,7 @@ import pytest
 import model_defs
 import train
 from conftest import MNIST_SUBSET, REPO, write_idx
+from digit_studio import corrections
 from digit_studio.answers import predicted_digits
 from digit_studio.core import mnist_data
 from experiments import permuted_pixels, wide_cnn
@@ -340,3 +341,35 @@ def test_outlier_exposure_pulls_non_digits_toward_an_even_spread_and_scores_digi
     wrong = np.roll(answer, 1)
     accuracy.update_state(np.stack([digit_target, digit_target, spread]), np.stack([answer, wrong, answer]))
     assert float(accuracy.result()) == pytest.approx(0.5)  # one of the two digits; the non-digit is not counted
+
+
+@pytest.mark.training
+def test_training_on_corrections_made_through_the_api(client, feedback_dir, small_mnist, tmp_path):
+    """Corrections sent to /correct are read by train.py --extra-data: the digits join the training images, the
+    non-digits the drawings that are not digits, metrics.json says how many and from where, and the test set is
+    untouched."""
+    from gradio_client import handle_file
+
+    for path, label in [("examples/2_paper_photo.jpg", "2"), ("examples/7_mnist.png", "1")] * 3 + [
+        ("examples/not_digits/smiley.png", "not a digit")
+    ]:
+        row = client.predict(handle_file(str(REPO / path)), label, api_name="/correct")
+        assert row["label"] == label and row["source"] == "api"
+    digits, labels, others = corrections.load(feedback_dir)  # the test session's other corrections too
+    assert len(digits) >= 6 and len(others) >= 1
+    result = run_train(
+        "--data-dir", str(small_mnist), "--model", "linear", "--epochs", "1", "--validation", "100",
+        "--set", "outliers=50", "--set", "outlier_epochs=1", "--set", "style_digits=0",
+        "--extra-data", str(feedback_dir), "--output-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{len(digits)} corrected digits, {len(others)} corrections that are not digits" in result.stdout
+    entry = json.loads((tmp_path / model_defs.METRICS_FILE).read_text())["models"]["linear"]
+    assert entry["extra_data"] == {"source": str(feedback_dir), "digits": len(digits), "non_digits": len(others)}
+    assert entry["train_images"] == 700 and entry["validation_images"] == 100 and entry["test_images"] == 0
+
+
+def test_extra_data_that_is_no_corrections_folder_is_one_line(small_mnist, tmp_path):
+    result = run_train("--data-dir", str(small_mnist), "--extra-data", str(tmp_path / "missing"), "--validation", "10",
+                       "--output-dir", str(tmp_path / "out"), env={"HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert result.returncode != 0 and "--extra-data" in result.stderr and "Traceback" not in result.stderr

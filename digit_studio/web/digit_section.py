@@ -10,7 +10,7 @@ import numpy as np
 import model_defs
 from digit_studio import answers
 from digit_studio.core import preprocess, segmentation
-from digit_studio.web import events, pen_canvas, uploads
+from digit_studio.web import corrections_panel, events, pen_canvas, uploads
 from digit_studio.web.page import (
     EXAMPLES_DIR,
     HINT,
@@ -89,13 +89,16 @@ def layout(page: Page) -> Wire:
             labels = [
                 gr.Label(num_top_classes=10, visible=False, elem_id=f"{name}_label") for name in model_defs.MODEL_NAMES
             ]
+            correction = corrections_panel.panel(page)
             examples(EXAMPLES, "Examples: MNIST digits and synthetic photos, scans, drawings", upload, tabbed)
     outputs = [*labels, preview, summary]
     page.current_digit = gr.State(None)
+    page.last_answer = gr.State(None)
     page.digit_upload = upload
     page.sketchpads.append(sketch)
 
     empty = tuple(answer_card(name, None) for name in model_defs.MODEL_NAMES)
+    nothing = (*empty, "", HINT, None, None)  # the page before any answer: cards, 28x28 view, summary, states
 
     def with_digit(to_reading, says_why: bool = False):
         """The page's view of an input: the endpoint's outputs and the digit itself, for "Why they differ".
@@ -107,19 +110,19 @@ def layout(page: Page) -> Wire:
                 digit, note = to_reading(value)
             except preprocess.NoDigitError as error:
                 if says_why and events.file_path(value):
-                    return *empty, "", str(error), None
+                    return *empty, "", str(error), None, None
                 raise
             *outputs, summary = show(digit)
-            return *outputs, summary + note, digit
+            return *outputs, summary + note, digit, {"digit": digit, "source": "upload", "strokes": None}
 
-        return events.guarded(view, no_digit=(*empty, "", HINT, None))
+        return events.guarded(view, no_digit=nothing)
 
     def drawn(evt: gr.EventData, request: gr.Request) -> tuple:
         """The page's view of the canvas's drawing: as with_digit's, its cards marked with the drawing's number."""
         with pen_canvas.drawing(evt, request, pad) as (number, strokes):
             digit = events.digit_from_pen(strokes)
             *outputs, summary = show(digit, number)
-        return *outputs, summary, digit
+        return *outputs, summary, digit, {"digit": digit, "source": "canvas", "strokes": strokes["layers"][0]}
 
     def classify(value: dict | None) -> tuple:
         return describe(events.digit_from_upload(value))
@@ -128,8 +131,9 @@ def layout(page: Page) -> Wire:
         return describe(events.digit_from_sketch(value))
 
     def wire() -> None:
-        page_outputs = {"outputs": [*cards, preview, summary, page.current_digit], **PAGE_EVENT}
-        pad_view = events.guarded(drawn, no_digit=(*empty, "", HINT, None))
+        page_outputs = {"outputs": [*cards, preview, summary, page.current_digit, page.last_answer], **PAGE_EVENT}
+        correction()
+        pad_view = events.guarded(drawn, no_digit=nothing)
         # While the pen moves (input) the answers follow it; at pen-up, Undo and Clear (change) so does "Why".
         pad.input(pad_view, None, trigger_mode="always_last", **page_outputs)
         pad.change(pad_view, None, trigger_mode="always_last", **page_outputs).success(**page.why_refresh)

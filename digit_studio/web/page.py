@@ -36,6 +36,8 @@ class Page:
     weights_dir: Path
     metrics: dict
     current_digit: gr.State = None  # the page's 28x28 input, for "Why they differ"
+    # the answer the cards show: {"digit", "source", "strokes"}, what a correction is about
+    last_answer: gr.State = None
     digit_upload: gr.Image = None  # the one-digit upload box, which /explain reads too
     why_refresh: dict = dataclasses.field(default_factory=dict)  # the event that redraws "Why they differ"
     sketchpads: list = dataclasses.field(default_factory=list)  # every canvas, for the upload janitor

@@ -1,0 +1,154 @@
+"""Corrections (corrections.py's wiring): under the two answers, "Right", "Not a digit" or "It was a ..."; and the
+/correct endpoint, for programs.
+
+The folder is FEEDBACK_DIR (corrections/ in the repository unless set); with FEEDBACK_REPO set, hub.py pushes it to
+that Hub dataset every few minutes. app.py calls configure() once, before the page is built.
+"""
+
+import os
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+import model_defs
+from digit_studio import answers, corrections, hub
+from digit_studio.web import events
+from digit_studio.web.page import PAGE_EVENT, Page, Wire
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "corrections"
+NO_ANSWER = "Draw or upload a digit first; then say what it was."
+DISAGREE = "The models disagree: choose the digit it was under It was a..."
+
+
+class Settings:
+    """Where corrections go: the store, and the Hub dataset it is pushed to (None: kept on this server)."""
+
+    store: corrections.Store | None = None
+    repo: str | None = None
+
+
+SETTINGS = Settings()
+
+
+def configure() -> corrections.Store:
+    """The corrections store for this server: FEEDBACK_DIR (else corrections/), pushed to the Hub dataset
+    FEEDBACK_REPO when that is set and reachable."""
+    store = corrections.Store(Path(os.environ.get("FEEDBACK_DIR") or DEFAULT_DIR))
+    repo = os.environ.get("FEEDBACK_REPO")
+    scheduler = hub.push_corrections(store.folder, repo) if repo and not store.folder_error else None
+    if scheduler is not None:
+        store.lock = scheduler.lock  # no push reads a row half written
+    SETTINGS.store, SETTINGS.repo = store, repo if scheduler is not None else None
+    return store
+
+
+def where_kept() -> str:
+    if SETTINGS.repo:
+        return f"pushed every few minutes to the Hugging Face dataset {SETTINGS.repo}"
+    return "kept on this server only"
+
+
+def note() -> str:
+    return (
+        "**Was it right?** Your answer helps retrain the models. Kept: the 28x28 image the models saw (and for a "
+        "drawing, its strokes), both answers and your label, the time and the weights' version; never a photo as "
+        f"you sent it, and nothing about you. Corrections are {where_kept()}."
+    )
+
+
+def weights_sha256(metrics: dict) -> dict:
+    return {name: metrics[name]["weights_sha256"] for name in model_defs.MODEL_NAMES}
+
+
+def keep(digit: np.ndarray, label: str, source: str, metrics: dict, visitor: str | None, strokes=None) -> dict:
+    """Run both models on the digit and keep the correction; its row."""
+    if SETTINGS.store is None:
+        raise corrections.CorrectionError("Corrections are not switched on for this server.")
+    pair = answers.both([digit])[0]
+    models = {name: pair[name] for name in model_defs.MODEL_NAMES}
+    return SETTINGS.store.add(digit, label, models, source, weights_sha256(metrics), visitor, strokes)
+
+
+def label_for_right(digit: np.ndarray) -> str:
+    """What "Right" confirms: the verdict on screen, which both models' answers give again."""
+    pair = answers.both([digit])[0]
+    if not pair["is_digit"]:
+        return corrections.NOT_A_DIGIT
+    if not pair["agree"]:
+        raise corrections.CorrectionError(DISAGREE)
+    return pair["cnn"]["label"]
+
+
+def panel(page: Page) -> Wire:
+    """The correction controls, placed where it is called (under the answer cards)."""
+    with gr.Group(elem_id="correction"):
+        gr.Markdown(note(), elem_id="correction_note")
+        with gr.Row(equal_height=True):
+            right = gr.Button("Right", size="sm", elem_id="correct_right")
+            not_digit = gr.Button("Not a digit", size="sm", elem_id="correct_not_a_digit")
+            it_was = gr.Dropdown(
+                list(corrections.DIGITS),
+                value=None,
+                label="It was a ...",
+                elem_id="correct_digit",
+                min_width=120,
+                interactive=True,
+            )
+        thanks = gr.Markdown("", elem_id="correction_thanks")
+
+    def correct(shown: dict | None, label: str | None, request: gr.Request) -> tuple:
+        """Keep a correction of the answer on screen (shown: page.last_answer); the line under the buttons says
+        what was kept, or why not."""
+        try:
+            if not shown or label is None:
+                raise corrections.CorrectionError(NO_ANSWER)
+            digit = shown["digit"]
+            label = label_for_right(digit) if label == "right" else label
+            row = keep(digit, label, shown["source"], page.metrics, request.session_hash, shown.get("strokes"))
+        except corrections.CorrectionError as error:
+            return f"⚠️ {error}", None
+        except Exception as error:
+            return f"⚠️ {events.message_for(error)}", None
+        kept = "not a digit" if row["label"] == corrections.NOT_A_DIGIT else f"a {row['label']}"
+        return f"Thank you: kept as {kept}.", None
+
+    def confirm(shown: dict | None, request: gr.Request) -> tuple:
+        return correct(shown, "right", request)
+
+    def no_digit(shown: dict | None, request: gr.Request) -> tuple:
+        return correct(shown, corrections.NOT_A_DIGIT, request)
+
+    def chosen(shown: dict | None, selected: gr.SelectData, request: gr.Request) -> tuple:
+        return correct(shown, selected.value, request)
+
+    def wire() -> None:
+        # The API first, so that it takes the name "correct" before a page event named after its function could: an
+        # image file and a label; the models run on the image, and the kept row comes back.
+        label_box = gr.Textbox(visible=False)
+        gr.Button(visible=False).click(
+            correct_endpoint,
+            [page.digit_upload, label_box],
+            gr.JSON(visible=False),
+            api_name="correct",
+            preprocess=False,
+        )
+        private = {"outputs": [thanks, it_was], **PAGE_EVENT, "preprocess": True}
+        right.click(confirm, page.last_answer, **private)
+        not_digit.click(no_digit, page.last_answer, **private)
+        it_was.select(chosen, page.last_answer, **private)  # once per choice, even of the same digit again
+
+    def correct_endpoint(upload: dict | None, label: str | None, request: gr.Request) -> dict:
+        """/correct: keep a correction of an image file; returns the kept row."""
+        try:
+            label = corrections.check_label(label)
+            digit = events.digit_from_upload(upload)
+            return keep(digit, label, "api", page.metrics, request.session_hash)
+        except corrections.CorrectionError as error:
+            raise gr.Error(str(error)) from None
+        except gr.Error:
+            raise
+        except Exception as error:
+            raise gr.Error(events.message_for(error)) from None
+
+    return wire
