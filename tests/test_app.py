@@ -211,13 +211,14 @@ def test_read_number_sketch_and_its_errors(client, tmp_path):
 
 
 def readme_snippets() -> list[str]:
-    readme = (REPO / "README.md").read_text()
-    return re.findall(r"```python\n(from gradio_client.*?)```", readme, flags=re.DOTALL)
+    """The gradio_client snippets of the README and of docs/api.md."""
+    text = (REPO / "README.md").read_text() + (REPO / "docs" / "api.md").read_text()
+    return re.findall(r"```python\n(from gradio_client.*?)```", text, flags=re.DOTALL)
 
 
 def test_readme_client_snippets_run_against_the_app(app_url):
     snippets = readme_snippets()
-    assert len(snippets) == 4
+    assert len(snippets) == 5
     for snippet in snippets:
         assert 'Client("http://127.0.0.1:7860/")' in snippet
         code = snippet.replace("http://127.0.0.1:7860/", app_url)

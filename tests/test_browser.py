@@ -394,3 +394,26 @@ def test_a_visitor_confirms_and_corrects_an_answer(page, feedback_dir):
     for row in kept:
         assert row["source"] == "canvas" and row["cnn"]["label"] == row["linear"]["label"] == "7"
         assert (feedback_dir / row["file_name"]).is_file() and (feedback_dir / row["strokes_file"]).is_file()
+
+
+def test_a_visitor_confirms_and_corrects_a_number(page, feedback_dir):
+    """Under a read number: "Right" keeps each piece under the models' reading, a typed number under its digits
+    (? for no digit), and a number of the wrong length is refused with a line that says what to type."""
+    page.locator("#number_sketchpad").get_by_role("button", name="Clear the number", exact=True).click()
+    page.locator("#number_sketchpad canvas").scroll_into_view_if_needed()
+    for index, stroke in enumerate([ONE, SEVEN]):
+        draw(page, stroke, "#number_sketchpad", (index, 2))
+    page.locator("#number_summary", has_text="Both models read 17.").wait_for()
+    before = len(corrections_kept(feedback_dir))
+    page.locator("#number_correct_right").click()
+    page.locator("#number_correction_thanks", has_text="kept 2 pieces as 17").wait_for()
+    typed = page.locator("#number_correct_text textarea, #number_correct_text input").first
+    typed.fill("123")
+    page.locator("#number_correct_keep").click()
+    page.locator("#number_correction_thanks", has_text="2 in all").wait_for()
+    typed.fill("1?")
+    typed.press("Enter")
+    page.locator("#number_correction_thanks", has_text="kept 2 pieces as 1?").wait_for()
+    kept = corrections_kept(feedback_dir)[before:]
+    assert [row["label"] for row in kept] == ["1", "7", "1", "not a digit"]
+    assert all(row["source"] == "canvas" and (feedback_dir / row["strokes_file"]).is_file() for row in kept)

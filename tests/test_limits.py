@@ -35,10 +35,12 @@ def page_drawing_event(app_url: str, pad: str = "sketchpad", event: str = "chang
     return index
 
 
-def join(app_url: str, fn_index: int, event_data, session: str | None = None) -> dict:
-    """Call an event through the queue by its index with this event data; returns Gradio's final message."""
+def join(app_url: str, fn_index: int, event_data, session: str | None = None, data: list | None = None) -> dict:
+    """Call an event through the queue by its index with this event data (and inputs); returns Gradio's final
+    message."""
     session = session or uuid.uuid4().hex
-    body = {"data": [], "fn_index": fn_index, "session_hash": session, "event_data": event_data, "trigger_id": None}
+    body = {"data": data or [], "fn_index": fn_index, "session_hash": session, "event_data": event_data}
+    body["trigger_id"] = None
     httpx.post(f"{app_url}gradio_api/queue/join", json=body, timeout=TIMEOUT_S).raise_for_status()
     with httpx.stream(
         "GET", f"{app_url}gradio_api/queue/data", params={"session_hash": session}, timeout=TIMEOUT_S
@@ -114,3 +116,18 @@ def test_an_older_drawing_than_one_already_answered_changes_nothing(app_url):
     stale = join(app_url, index, drawing(digit, 5), session)
     assert stale["success"] and all(map(unchanged, stale["output"]["data"])), stale
     assert 'data-drawing="5"' in join(app_url, index, drawing(digit, 5))["output"]["data"][0]  # another page: fresh
+
+
+def test_a_correction_naming_a_file_it_was_not_sent_is_refused(app_url, feedback_dir):
+    """/correct through the queue with a server path as its image: refused, and nothing kept."""
+    (index,) = [d["id"] for d in config(app_url)["dependencies"] if d.get("api_name") == "correct"]
+    kept = (feedback_dir / "metadata.jsonl").read_text() if (feedback_dir / "metadata.jsonl").exists() else ""
+    image = {"path": "/etc/hostname", "orig_name": "hostname", "meta": {"_type": "gradio.FileData"}}
+    try:
+        message = join(app_url, index, None, data=[image, "7"])
+    except httpx.HTTPStatusError:  # refused at the door
+        pass
+    else:
+        assert not message["success"], message
+    current = (feedback_dir / "metadata.jsonl").read_text() if (feedback_dir / "metadata.jsonl").exists() else ""
+    assert current == kept

@@ -70,6 +70,22 @@ def keep(digit: np.ndarray, label: str, source: str, metrics: dict, visitor: str
     return SETTINGS.store.add(digit, label, models, source, weights_sha256(metrics), visitor, strokes)
 
 
+def number_labels(digits: list[np.ndarray], typed: str | None) -> list[str]:
+    """Each piece's label: typed, one digit or ? (no digit) per piece; "right" takes the reading both models agree
+    on."""
+    if typed == "right":
+        readings = {"".join(answers.read_as(pair[name]) for pair in answers.both(digits)) for name in ("cnn", "linear")}
+        if len(readings) > 1:
+            raise corrections.CorrectionError("The models read it differently: type the number it was.")
+        typed = readings.pop()
+    typed = (typed or "").strip()
+    if len(typed) != len(digits) or any(char not in "0123456789?" for char in typed):
+        raise corrections.CorrectionError(
+            f"Type one digit per piece, {len(digits)} in all, with ? for a piece that is no digit."
+        )
+    return [corrections.NOT_A_DIGIT if char == "?" else char for char in typed]
+
+
 def label_for_right(digit: np.ndarray) -> str:
     """What "Right" confirms: the verdict on screen, which both models' answers give again."""
     pair = answers.both([digit])[0]
@@ -150,5 +166,42 @@ def panel(page: Page) -> Wire:
             raise
         except Exception as error:
             raise gr.Error(events.message_for(error)) from None
+
+    return wire
+
+
+def number_panel(page: Page, last: gr.State) -> Wire:
+    """The correction controls under a read number: "Right", or the number it was, typed; one row per piece."""
+    with gr.Group(elem_id="number_correction"):
+        gr.Markdown("**Was it right?** As for a single digit, each piece is kept with its label.")
+        with gr.Row(equal_height=True):
+            right = gr.Button("Right", size="sm", elem_id="number_correct_right")
+            typed = gr.Textbox(
+                label="It was", placeholder="the number; ? for a piece that is no digit", elem_id="number_correct_text"
+            )
+            keep_typed = gr.Button("Keep", size="sm", elem_id="number_correct_keep")
+        thanks = gr.Markdown("", elem_id="number_correction_thanks")
+
+    def correct(shown: dict | None, text: str | None, request: gr.Request) -> tuple:
+        try:
+            if not shown:
+                raise corrections.CorrectionError("Write or upload a number first; then say what it was.")
+            labels = number_labels(shown["digits"], text)
+            for digit, label in zip(shown["digits"], labels, strict=True):
+                keep(digit, label, shown["source"], page.metrics, request.session_hash, shown.get("strokes"))
+        except corrections.CorrectionError as error:
+            return f"⚠️ {error}", gr.skip()
+        except Exception as error:
+            return f"⚠️ {events.message_for(error)}", gr.skip()
+        return f"Thank you: kept {len(labels)} pieces as {''.join('?' if len(x) > 1 else x for x in labels)}.", ""
+
+    def confirm(shown: dict | None, request: gr.Request) -> tuple:
+        return correct(shown, "right", request)
+
+    def wire() -> None:
+        private = {"outputs": [thanks, typed], **PAGE_EVENT, "preprocess": True}
+        right.click(confirm, last, **private)
+        for event in (keep_typed.click, typed.submit):
+            event(correct, [last, typed], **private)
 
     return wire

@@ -10,7 +10,7 @@ import numpy as np
 
 from digit_studio import answers
 from digit_studio.core import segmentation
-from digit_studio.web import events, pen_canvas, uploads
+from digit_studio.web import corrections_panel, events, pen_canvas, uploads
 from digit_studio.web.page import (
     EXAMPLES_DIR,
     MODEL_COLOURS,
@@ -117,6 +117,7 @@ def layout(page: Page) -> Wire:
         f"disagree, either is under {UNSURE_BELOW:.0%} sure or either sees no digit (a ?) is outlined for a second "
         "look."
     )
+    last = gr.State(None)  # the reading on screen: {"digits", "source", "strokes"}, what a correction is about
     with gr.Row():
         with gr.Column():
             pad, upload, sketch, tabbed = draw_or_upload(
@@ -131,8 +132,9 @@ def layout(page: Page) -> Wire:
             views = gr.HTML(label="Each digit as the models see it (28x28)", elem_id="number_views")
             with gr.Accordion("As the API returns it (JSON)", open=False):
                 reading = gr.JSON(elem_id="number_json")
+            correction = corrections_panel.number_panel(page, last)
             examples(NUMBER_EXAMPLES, "Examples: a drawn and a photographed number", upload, tabbed)
-    outputs = [reading, views, summary]
+    outputs = [reading, views, summary, last]
     page.sketchpads.append(sketch)
 
     def read_number(value: dict | None) -> tuple:
@@ -141,22 +143,29 @@ def layout(page: Page) -> Wire:
     def read_number_sketch(value: dict | None) -> tuple:
         return read_digits(number_from_sketch(value))
 
+    def uploaded(value: dict | None) -> tuple:
+        digits = number_from_upload(value)
+        return *read_digits(digits), {"digits": [d.image for d in digits], "source": "upload", "strokes": None}
+
     def drawn(evt: gr.EventData, request: gr.Request) -> tuple:
         """The page's reading of the canvas's drawing, its views marked with the drawing's number."""
         with pen_canvas.drawing(evt, request, pad) as (number, strokes):
-            result, views, summary = read_digits(number_from_pen(strokes))
-        return result, f'<div data-drawing="{number}">{views}</div>', summary
+            digits = number_from_pen(strokes)
+            result, views, summary = read_digits(digits)
+        shown = {"digits": [digit.image for digit in digits], "source": "canvas", "strokes": strokes["layers"][0]}
+        return result, f'<div data-drawing="{number}">{views}</div>', summary, shown
 
     def wire() -> None:
         # The endpoints first: they take their functions' names as API names before the page's events could.
-        api = {"outputs": outputs, "preprocess": False}
+        api = {"outputs": outputs[:3], "preprocess": False}
         gr.Button(visible=False).click(events.guarded(read_number), upload, api_name="read_number", **api)
         gr.Button(visible=False).click(events.guarded(read_number_sketch), sketch, api_name="read_number_sketch", **api)
-        hint = (None, "", NUMBER_HINT)
+        hint = (None, "", NUMBER_HINT, None)
         page_events = {"outputs": outputs, **PAGE_EVENT}
         pad_view = events.guarded(drawn, no_digit=hint)
         for event in (pad.input, pad.change):  # while the pen moves, and at pen-up, Undo and Clear
             event(pad_view, None, trigger_mode="always_last", **page_events)
-        upload.change(events.guarded(read_number, no_digit=hint), upload, **page_events)
+        upload.change(events.guarded(uploaded, no_digit=hint), upload, **page_events)
+        correction()
 
     return wire
