@@ -51,9 +51,9 @@ def where_kept() -> str:
 
 def note() -> str:
     return (
-        "**Was it right?** Your answer helps retrain the models. Kept: the 28x28 image the models saw (and for a "
-        "drawing, its strokes), both answers and your label, the time and the weights' version; never a photo as "
-        f"you sent it, and nothing about you. Corrections are {where_kept()}."
+        "**Was it right?** Your answer helps retrain the models. Kept: the 28x28 image the models saw (a drawing's "
+        "strokes too), both answers, your label and the time; never your photo as sent, nothing about you; "
+        f"{where_kept()}."
     )
 
 

@@ -84,12 +84,15 @@ def layout(page: Page) -> Wire:
             summary = gr.Markdown(HINT, elem_id="summary")
             with gr.Row(elem_id="cards"):
                 cards = [gr.HTML(answer_card(name, None), elem_id=f"{name}_answer") for name in model_defs.MODEL_NAMES]
-            preview = gr.HTML(elem_id="preview")
+            with gr.Row():  # side by side where there is room, so that the examples start within the first screen
+                with gr.Column(scale=0, min_width=190):
+                    preview = gr.HTML(elem_id="preview")
+                with gr.Column(scale=1, min_width=260):
+                    correction = corrections_panel.panel(page)
             # What /classify and /classify_sketch return first, as Gradio Label values; the page shows the cards.
             labels = [
                 gr.Label(num_top_classes=10, visible=False, elem_id=f"{name}_label") for name in model_defs.MODEL_NAMES
             ]
-            correction = corrections_panel.panel(page)
             examples(EXAMPLES, "Examples: MNIST digits and synthetic photos, scans, drawings", upload, tabbed)
     outputs = [*labels, preview, summary]
     page.current_digit = gr.State(None)
