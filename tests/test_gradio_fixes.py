@@ -14,7 +14,7 @@ from digit_studio.web import gradio_fixes
 
 
 def test_the_workarounds_are_for_the_pinned_gradio():
-    pinned = next(line for line in (REPO / "requirements.txt").open() if line.startswith("gradio=="))
+    pinned = next(line for line in (REPO / "requirements.txt").open() if line.startswith("gradio[mcp]=="))
     assert importlib.metadata.version("gradio") == pinned.strip().split("==")[1] == "6.31.0"
 
 

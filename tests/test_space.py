@@ -18,7 +18,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 def test_front_matter_matches_requirements():
     readme = (REPO / "README.md").read_text()
     fields = front_matter(readme)
-    pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), flags=re.MULTILINE)[1]
+    pinned = re.search(r"^gradio\[mcp\]==(\S+)$", (REPO / "requirements.txt").read_text(), flags=re.MULTILINE)[1]
     assert fields["sdk"] == "gradio" and fields["sdk_version"] == pinned and fields["app_file"] == "app.py"
     assert {"title", "emoji", "colorFrom", "colorTo", "license", "short_description"} <= fields.keys()
     # A string: unquoted, YAML reads 3.10 as the number 3.1. tests/test_install.py checks the pins' wheels for it.
