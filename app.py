@@ -26,11 +26,12 @@ from digit_studio.web import (
     gradio_fixes,
     json_api,
     number_section,
+    uploads,
     why_section,
 )
 from digit_studio.web.page import PAGE_CSS, Page
 
-MAX_FILE_SIZE = json_api.MAX_IMAGE_BYTES  # per file, for Gradio's uploads as for the JSON routes
+MAX_FILE_SIZE = uploads.MAX_IMAGE_BYTES  # per file, for Gradio's uploads as for the JSON routes
 # Uploads are deleted once this old and no request waiting or running names them (30 s unless set).
 UPLOAD_LIFETIME_S = float(os.environ.get("UPLOAD_LIFETIME_S", "30"))
 

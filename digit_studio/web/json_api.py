@@ -36,12 +36,11 @@ from digit_studio import answers
 from digit_studio.core import preprocess
 from digit_studio.web import events, uploads
 
-MAX_IMAGE_BYTES = 10 * 2**20  # per image; app.py gives Gradio the same limit for the page's uploads
 MAX_BATCH_IMAGES = 64
 # A batch's body in all: 64 photos of half a megabyte, or a few large ones; uploads.py bounds their pixels.
 MAX_BATCH_BYTES = 32 * 2**20
 MULTIPART_SLACK = 64 * 2**10  # room for a form's boundaries, headers and small fields beside its image
-MAX_BODY_BYTES = {"classify": MAX_IMAGE_BYTES + MULTIPART_SLACK, "classify_batch": MAX_BATCH_BYTES}
+MAX_BODY_BYTES = {"classify": uploads.MAX_IMAGE_BYTES + MULTIPART_SLACK, "classify_batch": MAX_BATCH_BYTES}
 # The whole body must arrive within this: a 10 MB photo needs 4 Mbit/s; a client trickling bytes is cut off.
 BODY_TIMEOUT_S = 20
 MAX_EXTRA_PARTS = 16  # form fields besides the images, ignored but counted, so that no form is endless
@@ -169,8 +168,10 @@ def form_parts(body: bytes, boundary: bytes, most: int) -> list[tuple[str, bytes
 
 def digit_of(data: bytes) -> np.ndarray:
     """One image's 28x28 digit, read within the page's limits."""
-    if len(data) > MAX_IMAGE_BYTES:
-        raise ApiError(413, f"That file is over the limit of {MAX_IMAGE_BYTES // 2**20} MB; please send a smaller one.")
+    if len(data) > uploads.MAX_IMAGE_BYTES:
+        raise ApiError(
+            413, f"That file is over the limit of {uploads.MAX_IMAGE_BYTES // 2**20} MB; please send a smaller one."
+        )
     with uploads.image_file(data) as image:
         return preprocess.preprocess_image(image)
 

@@ -28,6 +28,7 @@ from digit_studio.core import preprocess
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 FORMATS_TEXT = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 MAX_PIXELS = 25_000_000
+MAX_IMAGE_BYTES = 10 * 2**20  # per file: Gradio's max_file_size (app.py) and the JSON routes'
 # A sketch's images in all (the page's canvas is 400x400): each decoded layer is held until all are read.
 MAX_SKETCH_PIXELS = 4_000_000
 # Across all requests at once: preprocessing peaks at about 17 bytes per pixel (docs/api.md), so about 1.7 GB.
