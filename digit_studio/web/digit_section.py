@@ -27,6 +27,14 @@ EXAMPLES = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in
 
 
 SEEN_CAPTION = "What the models see (28x28)"
+CLASSIFY_DESCRIPTION = events.api_description(
+    "Which digit (0-9) a picture of one handwritten digit shows, according to two models: a LeNet-style CNN and a "
+    "dense network, each with how sure it is and whether it takes the picture for a digit at all.",
+    "four values, in order: the CNN's answer and the dense network's, each {label, confidences: [{label, "
+    "confidence}] for the ten digits, most likely first}; the 28x28 image the models see (an HTML <img>); and a "
+    'summary that opens with the verdict: "Both models say **7**.", "The models disagree: ..." or "That doesn\'t '
+    'look like a digit: ...".',
+)
 
 
 def reading(digit: np.ndarray) -> tuple[dict, str]:
@@ -128,6 +136,11 @@ def layout(page: Page) -> Wire:
         return *outputs, summary, digit, {"digit": digit, "source": "canvas", "strokes": strokes["layers"][0]}
 
     def classify(value: dict | None) -> tuple:
+        """/classify, as CLASSIFY_DESCRIPTION says.
+
+        Args:
+            value: the picture of one digit
+        """
         return describe(events.digit_from_upload(value))
 
     def classify_sketch(value: dict | None) -> tuple:
@@ -143,7 +156,9 @@ def layout(page: Page) -> Wire:
         upload.change(with_digit(upload_reading, says_why=True), upload, **page_outputs).success(**page.why_refresh)
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
         api = {"outputs": outputs, "preprocess": False}
-        gr.Button(visible=False).click(events.guarded(classify), upload, api_name="classify", **api)
+        gr.Button(visible=False).click(
+            events.guarded(classify), upload, api_name="classify", api_description=CLASSIFY_DESCRIPTION, **api
+        )
         gr.Button(visible=False).click(events.guarded(classify_sketch), sketch, api_name="classify_sketch", **api)
         if os.environ.get("DIGIT_STUDIO_BENCH") == "1":
             # benchmarks/bench.py's baseline: /classify's input and output types with constant values, so that the

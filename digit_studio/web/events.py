@@ -3,6 +3,7 @@ uploads.py applies the same limits to every event), and one error policy.
 
     event = events.guarded(function)                     # an endpoint: "No digit found" is an error
     event = events.guarded(function, no_digit=outputs)   # a page event: with nothing to read, show those outputs
+    api_description=events.api_description(does, returns)  # an image endpoint's description, API page and MCP tool
 
 A page event whose drawing was overtaken by a newer one (pen_canvas.Stale) changes nothing on the page.
 """
@@ -50,6 +51,18 @@ def guarded(function, no_digit: tuple | None = None):
             raise gr.Error(message_for(error)) from None
 
     return event
+
+
+def api_description(does: str, returns: str) -> str:
+    """An image endpoint's description on Gradio's API page, which is also its MCP tool's: what it does, the image it
+    takes and its limits, how an MCP client sends one, what it returns, and its errors."""
+    return (
+        f"{does} The image: {uploads.FORMATS_TEXT}, at most {uploads.MAX_PIXELS // 1_000_000} megapixels and "
+        f"{uploads.MAX_IMAGE_BYTES // 2**20} MB, dark ink on a light background or light ink on dark. An MCP client "
+        "sends it as a public http(s) URL or as a data: URL (data:image/png;base64,...), within the 4 MB an MCP "
+        f"request may hold. Returns {returns} A picture without a digit, or over a limit, is an error saying what "
+        f'to fix, such as "{preprocess.NO_DIGIT_MESSAGE}"'
+    )
 
 
 def file_path(file: dict | None) -> str | None:

@@ -31,6 +31,14 @@ UNSURE_BELOW = 0.8
 # for answers.HALVES. Concurrent readings take turns on it, as they would on the machine's two cores anyway.
 CNN_THREAD = ThreadPoolExecutor(1, thread_name_prefix="number-cnn")
 NUMBER_EXAMPLES = sorted(str(path) for path in (EXAMPLES_DIR / "numbers").iterdir())
+READ_NUMBER_DESCRIPTION = events.api_description(
+    f"Reads a handwritten number of up to {segmentation.MAX_DIGITS} digits, left to right, each digit by two models: "
+    "a LeNet-style CNN and a dense network.",
+    "three values, in order: the reading {cnn: the CNN's number, linear: the dense network's, each with ? for a "
+    "piece that model does not take for a digit; digits: for each, left to right, its box [x0, y0, x1, y1] in the "
+    "picture's pixels and both models' label, confidence, is_digit and digit_score}; the digits' 28x28 views "
+    '(HTML); and a summary such as "Both models read **2026**.".',
+)
 
 
 def number_from_upload(upload: dict | None) -> list[segmentation.Digit]:
@@ -138,6 +146,11 @@ def layout(page: Page) -> Wire:
     page.sketchpads.append(sketch)
 
     def read_number(value: dict | None) -> tuple:
+        """/read_number, as READ_NUMBER_DESCRIPTION says.
+
+        Args:
+            value: the picture of the number
+        """
         return read_digits(number_from_upload(value))
 
     def read_number_sketch(value: dict | None) -> tuple:
@@ -158,7 +171,9 @@ def layout(page: Page) -> Wire:
     def wire() -> None:
         # The endpoints first: they take their functions' names as API names before the page's events could.
         api = {"outputs": outputs[:3], "preprocess": False}
-        gr.Button(visible=False).click(events.guarded(read_number), upload, api_name="read_number", **api)
+        gr.Button(visible=False).click(
+            events.guarded(read_number), upload, api_name="read_number", api_description=READ_NUMBER_DESCRIPTION, **api
+        )
         gr.Button(visible=False).click(events.guarded(read_number_sketch), sketch, api_name="read_number_sketch", **api)
         hint = (None, "", NUMBER_HINT, None)
         page_events = {"outputs": outputs, **PAGE_EVENT}

@@ -197,8 +197,22 @@ def within(name: str, value):
     return gr.skip() if clamped == value else clamped
 
 
-def explain_endpoint(value: dict | None) -> tuple[dict, str]:
-    """/explain: an uploaded image's 28x28 input and both models' evidence maps, as JSON and as HTML."""
+EXPLAIN_DESCRIPTION = events.api_description(
+    "Where two models, a LeNet-style CNN and a dense network, found their evidence in a picture of one handwritten "
+    "digit: occlusion blanks each 2x2 block of ink in turn and measures how much less sure each model "
+    "becomes of its answer.",
+    "two values, in order: {input: the 28x28 image the models see, floats in [0, 1]; cnn and linear: each its "
+    "label, confidence, is_digit, digit_score and saliency, a 28x28 map, positive where the ink pushed that model "
+    "toward its label}; and the maps drawn as HTML.",
+)
+
+
+def explain_digit(value: dict | None) -> tuple[dict, str]:
+    """/explain: an uploaded image's 28x28 input and both models' evidence maps, as JSON and as HTML.
+
+    Args:
+        value: the picture of one digit
+    """
     return explain_json(events.digit_from_upload(value))
 
 
@@ -276,7 +290,12 @@ def layout(page: Page) -> Wire:
         )
         explain_outputs = [gr.JSON(visible=False), gr.HTML(visible=False)]
         gr.Button(visible=False).click(
-            events.guarded(explain_endpoint), page.digit_upload, explain_outputs, api_name="explain", preprocess=False
+            events.guarded(explain_digit),
+            page.digit_upload,
+            explain_outputs,
+            api_name="explain",
+            api_description=EXPLAIN_DESCRIPTION,
+            preprocess=False,
         )
 
     return wire
