@@ -6,7 +6,8 @@ Weights come from weights/, or from a Hugging Face model repo when WEIGHTS_REPO 
 either way each file must match the sha256 in metrics.json. The page's sections live in digit_studio/web, one module
 each: Gradio API /classify and /classify_sketch (digit_section.py), /explain (why_section.py), /read_number and
 /read_number_sketch (number_section.py). JSON API on the same port: POST /api/classify and /api/classify_batch
-(json_api.py), listed at /api/docs.
+(json_api.py), listed at /api/docs. MCP tools on the same port, at /gradio_api/mcp/: /classify, /read_number and
+/explain, through Gradio's MCP server (docs/api.md).
 """
 
 import contextlib
@@ -72,8 +73,10 @@ demo.queue(default_concurrency_limit=16)
 gradio_fixes.UploadJanitor(demo, page.sketchpads, UPLOAD_LIFETIME_S, period=min(10, UPLOAD_LIFETIME_S / 3))
 
 if __name__ == "__main__":
-    gr.mount_gradio_app(json_api.api, demo, path="/", max_file_size=MAX_FILE_SIZE, css=PAGE_CSS)
+    gr.mount_gradio_app(json_api.api, demo, path="/", max_file_size=MAX_FILE_SIZE, css=PAGE_CSS, mcp_server=True)
     gradio_fixes.refuse_unreceived_files(demo)
+    gradio_fixes.offer_callable_mcp_tools(demo)
+    gradio_fixes.clean_mcp_files(demo)
     json_api.use_workers()
     # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)
     host, port = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860"))

@@ -1,16 +1,22 @@
 """Each of gradio_fixes.py's assumptions about Gradio's internals, checked on the installed Gradio: a failure here
 means an upgrade changed something a workaround relies on, or fixed what it works around (then drop it)."""
 
+import base64
 import contextlib
 import importlib.metadata
+import time
+from pathlib import Path
 
 import gradio as gr
+import jsonschema
 import pytest
+import referencing.exceptions
 from gradio import processing_utils, route_utils
 from gradio.context import LocalContext
+from gradio.mcp import GradioMCPServer
 
 from conftest import REPO
-from digit_studio.web import gradio_fixes
+from digit_studio.web import gradio_fixes, uploads
 
 
 def test_the_workarounds_are_for_the_pinned_gradio():
@@ -70,3 +76,61 @@ def test_gradios_own_cache_deletion_still_dies_when_an_upload_lands_mid_scan():
     demo.temp_file_sets = [GrowingSet({"/tmp/an-old-upload"})]
     with pytest.raises(RuntimeError, match="changed size"):
         route_utils.delete_files_created_by_app(demo, age=0)
+
+
+def with_mcp_server() -> gr.Blocks:
+    """An app with an image endpoint and a sketch endpoint, and the MCP server gr.mount_gradio_app gives it."""
+    with gr.Blocks() as demo:
+        image, sketch, text = gr.Image(), gr.Sketchpad(), gr.Textbox()
+
+        def read_image(value):
+            return ""
+
+        def read_sketch(value):
+            return ""
+
+        gr.Button().click(read_image, image, text, api_name="image")
+        gr.Button().click(read_sketch, sketch, text, api_name="sketch")
+    demo.mcp_server_obj = GradioMCPServer(demo)
+    return demo
+
+
+def test_gradios_mcp_server_cannot_take_files_inside_an_object():
+    """Why offer_callable_mcp_tools exists: a sketch tool's schema points nowhere, and its files stay strings."""
+    demo = with_mcp_server()
+    server = demo.mcp_server_obj
+    schema, file_positions = server.get_input_schema("read_sketch")
+    arguments = {"value": {"layers": ["https://example.com/digit.png"]}}
+    with pytest.raises(referencing.exceptions.Unresolvable):  # the mcp package checks every call so
+        jsonschema.validate(arguments, schema)
+    assert server.convert_strings_to_filedata(arguments, file_positions) == arguments
+    gradio_fixes.offer_callable_mcp_tools(demo)
+    assert server.tool_to_endpoint == {"read_image": "/image"}
+
+
+def test_gradios_mcp_server_keeps_the_files_it_makes_of_data_urls(tmp_path):
+    """Why clean_mcp_files exists: nothing tracks them, so nothing would ever delete them."""
+    demo = with_mcp_server()
+    server = demo.mcp_server_obj
+
+    def made_of_data_url(content: bytes) -> Path:
+        value = "data:image/png;base64," + base64.b64encode(content).decode()
+        return Path(server.convert_strings_to_filedata({"value": value}, [["value"]])["value"]["path"])
+
+    kept = made_of_data_url(f"untracked {tmp_path}".encode())
+    try:
+        assert kept.exists() and not any(str(kept) in files for files in demo.temp_file_sets)
+    finally:
+        kept.unlink()
+    gradio_fixes.clean_mcp_files(demo)
+    tracked = made_of_data_url(f"tracked {tmp_path}".encode())
+    uploads.UploadCleaner(lifetime=0).sweep(demo.temp_file_sets, needed=set(), now=time.time() + 1)
+    assert not tracked.exists()
+
+
+def test_an_mcp_server_that_did_not_start_says_why():
+    with gr.Blocks() as demo:
+        pass
+    demo.mcp_error = "Error launching MCP server: the reason"
+    with pytest.raises(RuntimeError, match="the reason"):
+        gradio_fixes.offer_callable_mcp_tools(demo)

@@ -11,6 +11,12 @@ Nothing else in the studio touches Gradio's internals.
    it deletes files that requests still waiting in the queue name, it never expires the canvases anyone can send
    ahead of an event into a Sketchpad's blob storage (its images' bytes, kept until an event names them), and its
    loop iterates the live sets of files, so it dies for good the first time an upload lands mid-scan.
+3. offer_callable_mcp_tools: Gradio's MCP server lists every public endpoint as a tool, but for an input that holds
+   files inside an object (a Sketchpad's background, layers and composite) it writes a schema whose $ref points
+   nowhere, so the mcp package refuses every call ("PointerToNowhere"), and it would not turn those strings into
+   files anyway. Those tools are left out; /classify_sketch and /read_number_sketch stay in the Gradio API.
+4. clean_mcp_files: Gradio's MCP server writes each data: URL it receives to its cache and tracks it nowhere, so
+   those copies would stay for good; they are handed to the UploadJanitor like any upload.
 
 Checked and not needed: setting `is_running` by hand (the lifespan gr.mount_gradio_app installs sets it at start-up).
 The API endpoints hang off hidden buttons rather than gr.api, which would describe /classify's inputs and outputs
@@ -23,6 +29,8 @@ import time
 from collections.abc import Iterator
 
 import gradio as gr
+from gradio.mcp import GradioMCPServer
+from gradio_client.utils import is_http_url_like
 
 from digit_studio.web import uploads
 
@@ -32,6 +40,37 @@ log = logging.getLogger("digit_studio")
 def refuse_unreceived_files(blocks: gr.Blocks) -> None:
     """Make Gradio check that every file a payload names is one it received, as a launched app does (1.)."""
     blocks.has_launched = True
+
+
+def mcp_server(blocks: gr.Blocks) -> GradioMCPServer:
+    """The Blocks' MCP server; gr.mount_gradio_app(mcp_server=True) keeps why it failed to start and says nothing."""
+    if blocks.mcp_server_obj is None:
+        raise RuntimeError(f"Gradio's MCP server did not start: {blocks.mcp_error}")
+    return blocks.mcp_server_obj
+
+
+def offer_callable_mcp_tools(blocks: gr.Blocks) -> None:
+    """Leave out the MCP tools whose files Gradio's MCP server cannot take, those nested in an object (3.)."""
+    server = mcp_server(blocks)
+    for tool in list(server.tool_to_endpoint):
+        _, file_positions = server.get_input_schema(tool)
+        if any(len(position) > 1 for position in file_positions):
+            del server.tool_to_endpoint[tool]
+
+
+def clean_mcp_files(blocks: gr.Blocks) -> None:
+    """Track the files Gradio's MCP server makes of data: URLs, so that the UploadJanitor deletes them (4.)."""
+    server = mcp_server(blocks)
+    made: set[str] = set()
+    convert = server.convert_strings_to_filedata
+
+    def tracked(value: dict, file_positions: list) -> dict:
+        converted = convert(value, file_positions)
+        made.update(name for name in names_in(converted) if not is_http_url_like(name))
+        return converted
+
+    server.convert_strings_to_filedata = tracked
+    blocks.temp_file_sets.append(made)
 
 
 def names_in(value) -> Iterator[str]:
