@@ -1,7 +1,7 @@
 """Visitors' corrections, kept as an append-only image dataset: the `imagefolder` layout that the `datasets` library
 and the Hub's viewer read (image files plus one metadata.jsonl row per correction).
 
-    store = corrections.Store(folder)                   # FEEDBACK_DIR; made if missing
+    store = corrections.Store(folder)                   # FEEDBACK_DIR; made at the first correction
     row = store.add(digit, "4", answers, "canvas", weights_sha256, visitor=session_hash, strokes=png_bytes)
     digits, labels = corrections.load(folder)          # labelled 28x28 digits, for training and evaluation
 
@@ -74,9 +74,7 @@ class Store:
         self.recent = collections.defaultdict(collections.deque)  # visitor -> times of their corrections
         self.recent_lock = threading.Lock()
         self.rows = 0
-        try:
-            (self.folder / "images").mkdir(parents=True, exist_ok=True)
-            (self.folder / "strokes").mkdir(exist_ok=True)
+        try:  # nothing is made until the first correction: a server nobody corrects leaves no folder
             with self.lock:
                 self.rows = self.repair()
         except OSError:
@@ -146,6 +144,8 @@ class Store:
             with self.lock:
                 if self.rows >= self.max_rows:
                     raise CorrectionError(FULL_MESSAGE)
+                for folder in ("images", "strokes"):
+                    (self.folder / folder).mkdir(parents=True, exist_ok=True)
                 written.append(self.write_whole(row["file_name"], png_bytes(digit)))
                 if strokes is not None:
                     written.append(self.write_whole(row["strokes_file"], strokes))

@@ -372,7 +372,7 @@ def corrections_kept(folder) -> list[dict]:
 
 
 def test_a_visitor_confirms_and_corrects_an_answer(page, feedback_dir):
-    """"Right" keeps the drawing under the models' answer, "It was a ..." under the visitor's digit, each with its
+    """ "Right" keeps the drawing under the models' answer, "It was a ..." under the visitor's digit, each with its
     strokes; before any answer the page asks for one first."""
     page.get_by_role("tab", name="Draw", exact=True).click()
     page.locator("#sketchpad").get_by_role("button", name="Clear", exact=True).click()

@@ -27,7 +27,12 @@ from digit_studio.core import preprocess, synthetic
 from digit_studio.local_server import start_app, stop_app
 
 MCP_PATH = "gradio_api/mcp/"  # streamable HTTP; SSE at gradio_api/mcp/sse
-TOOLS = {"classify": "/classify", "read_number": "/read_number", "explain_digit": "/explain"}
+TOOLS = {
+    "classify": "/classify",
+    "read_number": "/read_number",
+    "explain_digit": "/explain",
+    "correct_digit": "/correct",
+}
 EXAMPLES = REPO / "examples"
 
 
@@ -60,11 +65,13 @@ def tools_of(app_url: str, sse: bool = False) -> dict:
     return with_session(app_url, action, sse)
 
 
-def call(app_url: str, tool: str, image: bytes, name: str = "image.png") -> tuple[bool, str]:
-    """Whether the call failed, and the text it returned; name gives the image's type."""
+def call(app_url: str, tool: str, image: bytes, name: str = "image.png", **more: str) -> tuple[bool, str]:
+    """Whether the call failed, and the text it returned; name gives the image's type; more: other arguments
+    (then the image is the argument "upload")."""
 
     async def action(session):
-        return await session.call_tool(tool, {"value": data_url(image, name)})
+        arguments = {"upload": data_url(image, name), **more} if more else {"value": data_url(image, name)}
+        return await session.call_tool(tool, arguments)
 
     result = with_session(app_url, action)
     (content,) = result.content
@@ -88,8 +95,11 @@ def test_the_tools_are_the_public_image_endpoints_described_with_their_limits(ap
         description = tool.description
         for limit in ("PNG, JPEG, WebP, BMP, GIF or TIFF", "25 megapixels", "10 MB", "data: URL", "No digit found"):
             assert limit in description, (tool.name, limit)
-        assert tool.inputSchema["required"] == ["value"] and tool.inputSchema["properties"]["value"]["description"]
+        inputs = ["upload", "label"] if tool.name == "correct_digit" else ["value"]
+        assert tool.inputSchema["required"] == inputs
+        assert all(tool.inputSchema["properties"][name]["description"] for name in inputs)
     assert "up to 12 digits" in tools["read_number"].description
+    assert "a person's label" in tools["correct_digit"].description
 
 
 @pytest.mark.parametrize(("name", "digit"), [("2_paper_photo.jpg", "2"), ("7_mnist.png", "7")])
@@ -147,3 +157,14 @@ def test_the_benchmarks_endpoint_is_no_tool():
         assert set(tools_of(url)) == set(TOOLS)
     finally:
         stop_app(process)
+
+
+def test_an_assistant_keeps_a_correction_with_the_apis_rules(app_url, feedback_dir):
+    """correct_digit keeps a person's label as /correct does, and refuses a label that is no digit."""
+    image = (EXAMPLES / "7_mnist.png").read_bytes()
+    failed, text = call(app_url, "correct_digit", image, "7_mnist.png", label="1")
+    assert not failed, text
+    row = ast.literal_eval(text)
+    assert row["label"] == "1" and row["cnn"]["label"] == "7" and (feedback_dir / row["file_name"]).is_file()
+    failed, text = call(app_url, "correct_digit", image, "7_mnist.png", label="seven")
+    assert failed and "a digit from 0 to 9" in text

@@ -19,6 +19,13 @@ from digit_studio.web.page import PAGE_EVENT, Page, Wire
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "corrections"
 NO_ANSWER = "Draw or upload a digit first; then say what it was."
 DISAGREE = "The models disagree: choose the digit it was under It was a..."
+CORRECT_DESCRIPTION = events.api_description(
+    "Keeps a correction for retraining the models: a person's label for the digit in an image, '0' to '9' or "
+    f"'{corrections.NOT_A_DIGIT}'. Send only labels a person gave; {corrections.PER_VISITOR} corrections per "
+    f"caller in {corrections.WINDOW_S // 60} minutes.",
+    "the row kept: the label, each model's answer on the image (label, confidence, is_digit, digit_score), the "
+    "time and the weights' sha256.",
+)
 
 
 class Settings:
@@ -143,10 +150,11 @@ def panel(page: Page) -> Wire:
         # image file and a label; the models run on the image, and the kept row comes back.
         label_box = gr.Textbox(visible=False)
         gr.Button(visible=False).click(
-            correct_endpoint,
+            correct_digit,
             [page.digit_upload, label_box],
             gr.JSON(visible=False),
             api_name="correct",
+            api_description=CORRECT_DESCRIPTION,
             preprocess=False,
         )
         private = {"outputs": [thanks, it_was], **PAGE_EVENT, "preprocess": True}
@@ -154,8 +162,13 @@ def panel(page: Page) -> Wire:
         not_digit.click(no_digit, page.last_answer, **private)
         it_was.select(chosen, page.last_answer, **private)  # once per choice, even of the same digit again
 
-    def correct_endpoint(upload: dict | None, label: str | None, request: gr.Request) -> dict:
-        """/correct: keep a correction of an image file; returns the kept row."""
+    def correct_digit(upload: dict | None, label: str | None, request: gr.Request) -> dict:
+        """/correct: keep a correction of an image file; returns the kept row. Its MCP tool takes its name.
+
+        Args:
+            upload: the image of one digit
+            label: what the digit is: "0" to "9", or "not a digit"
+        """
         try:
             label = corrections.check_label(label)
             digit = events.digit_from_upload(upload)

@@ -100,6 +100,8 @@ MODEL_NAMES = {name: title.removeprefix("the ") for name, title in answers.NAMES
 # The page's own style: a large verdict; on a phone (up to 600 px wide), a smaller heading and canvas and compact
 # cards, so that the verdict and both answers show under the canvas without scrolling.
 PAGE_CSS = """
+/* No scroll anchoring: answers arriving while the pen moves must not scroll the canvas from under it */
+html, body { overflow-anchor: none; }
 #summary h3 { font-size: 1.7em; margin: 0.2em 0; }
 #summary h3 + p { font-size: 0.85em; color: #666; }
 @media (max-width: 600px) {
