@@ -49,9 +49,13 @@ def feedback_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("corrections")
 
 
+# The JSON routes' body timeout in the app the tests share: the trickling-client test waits it out.
+BODY_TIMEOUT_S = 6
+
+
 @pytest.fixture(scope="session")
 def app_url(feedback_dir):
-    process, url = start_app({"FEEDBACK_DIR": str(feedback_dir)})
+    process, url = start_app({"FEEDBACK_DIR": str(feedback_dir), "JSON_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S)})
     try:
         yield url
     finally:

@@ -363,9 +363,10 @@ def test_the_app_pushes_corrections_to_its_feedback_repo(tmp_path, fake_hub):
 
 
 def test_an_unreachable_feedback_repo_keeps_corrections_on_the_server(tmp_path):
-    process, url = start_app(app_env(dead_endpoint(), tmp_path))
-    try:
-        row = correct_one(url)
-        assert (tmp_path / "kept" / row["file_name"]).is_file()
-    finally:
-        stop_app(process)
+    """No Hub at start: one line on stderr, no scheduler, and the app keeps its corrections locally (its page then
+    says "kept on this server only", as every test app's does)."""
+    code = f"from digit_studio import hub; print(hub.push_corrections({str(tmp_path / 'kept')!r}, 'a/b'))"
+    env = {**os.environ, **app_env(dead_endpoint(), tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout == "None\n" and "Traceback" not in result.stderr
+    assert result.stderr.startswith("app.py: corrections stay on this server: cannot use a/b:")

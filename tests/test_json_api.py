@@ -25,7 +25,7 @@ from test_bad_input import assert_human
 
 import bad_inputs
 import model_defs
-from conftest import REPO
+from conftest import BODY_TIMEOUT_S, REPO
 from digit_studio import answers
 from digit_studio.web import json_api
 
@@ -190,7 +190,7 @@ def test_thousands_of_tiny_files_are_refused_unread(app_url):
 
 def test_a_client_trickling_its_body_is_cut_off_while_others_are_served(app_url):
     host, port = re.match(r"http://([^:/]+):(\d+)/", app_url).groups()
-    with socket.create_connection((host, int(port)), timeout=json_api.BODY_TIMEOUT_S + 30) as slow:
+    with socket.create_connection((host, int(port)), timeout=BODY_TIMEOUT_S + 30) as slow:
         slow.sendall(
             f"POST /api/classify HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/png\r\n"
             "Content-Length: 100000\r\n\r\n".encode()
@@ -216,11 +216,11 @@ def test_a_client_trickling_its_body_is_cut_off_while_others_are_served(app_url)
             time.sleep(2)
             served = [classify(app_url, files={"image": ("7.png", png(bad_inputs.on_paper()))}) for _ in range(3)]
             assert all(response.status_code == 200 for response in served)
-            assert time.monotonic() - start < json_api.BODY_TIMEOUT_S
-            answer = reply.result(timeout=json_api.BODY_TIMEOUT_S + 30)
+            assert time.monotonic() - start < BODY_TIMEOUT_S
+            answer = reply.result(timeout=BODY_TIMEOUT_S + 30)
     elapsed = time.monotonic() - start
-    assert answer.startswith(b"HTTP/1.1 408") and b"took over 20 s" in answer
-    assert json_api.BODY_TIMEOUT_S - 1 < elapsed < json_api.BODY_TIMEOUT_S + 5  # cut off by the timeout, no sooner
+    assert answer.startswith(b"HTTP/1.1 408") and f"took over {BODY_TIMEOUT_S} s".encode() in answer
+    assert BODY_TIMEOUT_S - 1 < elapsed < BODY_TIMEOUT_S + 5  # cut off by the timeout, no sooner
 
 
 def test_the_routes_are_listed_on_the_openapi_page(app_url):

@@ -42,7 +42,7 @@ MAX_BATCH_BYTES = 32 * 2**20
 MULTIPART_SLACK = 64 * 2**10  # room for a form's boundaries, headers and small fields beside its image
 MAX_BODY_BYTES = {"classify": uploads.MAX_IMAGE_BYTES + MULTIPART_SLACK, "classify_batch": MAX_BATCH_BYTES}
 # The whole body must arrive within this: a 10 MB photo needs 4 Mbit/s; a client trickling bytes is cut off.
-BODY_TIMEOUT_S = 20
+BODY_TIMEOUT_S = int(os.environ.get("JSON_BODY_TIMEOUT_S", "20"))  # seconds for a whole body to arrive
 MAX_EXTRA_PARTS = 16  # form fields besides the images, ignored but counted, so that no form is endless
 # A batch this long goes to the workers; a shorter one is preprocessed in less time than the round trip takes.
 POOLED_IMAGES = 8
