@@ -68,34 +68,35 @@ def weights_sha256(metrics: dict) -> dict:
     return {name: metrics[name]["weights_sha256"] for name in model_defs.MODEL_NAMES}
 
 
-def keep(digit: np.ndarray, label: str, source: str, metrics: dict, visitor: str | None, strokes=None) -> dict:
-    """Run both models on the digit and keep the correction; its row."""
+def keep(
+    digit: np.ndarray, label: str, source: str, metrics: dict, visitor: str | None, strokes=None, pair=None
+) -> dict:
+    """Keep the correction with both models' answers on the digit (pair: answers.both's, if already run); its row."""
     if SETTINGS.store is None:
         raise corrections.CorrectionError("Corrections are not switched on for this server.")
-    pair = answers.both([digit])[0]
+    pair = pair or answers.both([digit])[0]
     models = {name: pair[name] for name in model_defs.MODEL_NAMES}
     return SETTINGS.store.add(digit, label, models, source, weights_sha256(metrics), visitor, strokes)
 
 
-def number_labels(digits: list[np.ndarray], typed: str | None) -> list[str]:
-    """Each piece's label: typed, one digit or ? (no digit) per piece; "right" takes the reading both models agree
-    on."""
+def number_labels(pairs: list[dict], typed: str | None) -> list[str]:
+    """Each piece's label (pairs: both models' answers on each piece): typed, one digit or ? (no digit) per piece;
+    "right" takes the reading both models agree on."""
     if typed == "right":
-        readings = {"".join(answers.read_as(pair[name]) for pair in answers.both(digits)) for name in ("cnn", "linear")}
+        readings = {"".join(answers.read_as(pair[name]) for pair in pairs) for name in model_defs.MODEL_NAMES}
         if len(readings) > 1:
             raise corrections.CorrectionError("The models read it differently: type the number it was.")
         typed = readings.pop()
     typed = (typed or "").strip()
-    if len(typed) != len(digits) or any(char not in "0123456789?" for char in typed):
+    if len(typed) != len(pairs) or any(char not in "0123456789?" for char in typed):
         raise corrections.CorrectionError(
-            f"Type one digit per piece, {len(digits)} in all, with ? for a piece that is no digit."
+            f"Type one digit per piece, {len(pairs)} in all, with ? for a piece that is no digit."
         )
     return [corrections.NOT_A_DIGIT if char == "?" else char for char in typed]
 
 
-def label_for_right(digit: np.ndarray) -> str:
-    """What "Right" confirms: the verdict on screen, which both models' answers give again."""
-    pair = answers.both([digit])[0]
+def label_for_right(pair: dict) -> str:
+    """What "Right" confirms: the verdict on screen, which both models' answers (pair) give again."""
     if not pair["is_digit"]:
         return corrections.NOT_A_DIGIT
     if not pair["agree"]:
@@ -127,8 +128,9 @@ def panel(page: Page) -> Wire:
             if not shown or label is None:
                 raise corrections.CorrectionError(NO_ANSWER)
             digit = shown["digit"]
-            label = label_for_right(digit) if label == "right" else label
-            row = keep(digit, label, shown["source"], page.metrics, request.session_hash, shown.get("strokes"))
+            pair = answers.both([digit])[0]
+            label = label_for_right(pair) if label == "right" else label
+            row = keep(digit, label, shown["source"], page.metrics, request.session_hash, shown.get("strokes"), pair)
         except corrections.CorrectionError as error:
             return f"⚠️ {error}", None
         except Exception as error:
@@ -199,9 +201,10 @@ def number_panel(page: Page, last: gr.State) -> Wire:
         try:
             if not shown:
                 raise corrections.CorrectionError("Write or upload a number first; then say what it was.")
-            labels = number_labels(shown["digits"], text)
-            for digit, label in zip(shown["digits"], labels, strict=True):
-                keep(digit, label, shown["source"], page.metrics, request.session_hash, shown.get("strokes"))
+            pairs = answers.both(shown["digits"])  # one call of each model for every piece
+            labels = number_labels(pairs, text)
+            for digit, label, pair in zip(shown["digits"], labels, pairs, strict=True):
+                keep(digit, label, shown["source"], page.metrics, request.session_hash, shown.get("strokes"), pair)
         except corrections.CorrectionError as error:
             return f"⚠️ {error}", gr.skip()
         except Exception as error:
