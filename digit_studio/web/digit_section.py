@@ -111,25 +111,21 @@ def layout(page: Page) -> Wire:
     empty = tuple(answer_card(name, None) for name in model_defs.MODEL_NAMES)
     nothing = (*empty, "", HINT, None, None)  # the page before any answer: cards, 28x28 view, summary, states
 
-    def with_digit(to_reading, says_why: bool = False):
-        """The page's view of an input: the endpoint's outputs and the digit itself, for "Why they differ".
-        to_reading gives the digit and a line to add to the summary. With nothing to read the page shows its hint;
-        says_why: a picture that was sent but holds no digit says why."""
-
-        def view(value) -> tuple:
-            try:
-                digit, note = to_reading(value)
-            except preprocess.NoDigitError as error:
-                if says_why and events.file_path(value):
-                    return *empty, "", str(error), None, None
-                raise
-            *outputs, summary = show(digit)
-            return *outputs, summary + note, digit, {"digit": digit, "source": "upload", "strokes": None}
-
-        return events.guarded(view, no_digit=nothing)
+    def uploaded(value: dict | None) -> tuple:
+        """The page's view of an upload: the cards, the 28x28 view and the summary (pointing to the number reader for
+        a picture of several digits), and the digit itself, for "Why they differ" and a correction. A picture that
+        holds no digit says why; with no picture the page shows its hint."""
+        try:
+            digit, note = upload_reading(value)
+        except preprocess.NoDigitError as error:
+            if events.file_path(value):
+                return *empty, "", str(error), None, None
+            raise
+        *outputs, summary = show(digit)
+        return *outputs, summary + note, digit, {"digit": digit, "source": "upload", "strokes": None}
 
     def drawn(evt: gr.EventData, request: gr.Request) -> tuple:
-        """The page's view of the canvas's drawing: as with_digit's, its cards marked with the drawing's number."""
+        """The page's view of the canvas's drawing: as uploaded's, its cards marked with the drawing's number."""
         with pen_canvas.drawing(evt, request, pad) as (number, strokes):
             digit = events.digit_from_pen(strokes)
             *outputs, summary = show(digit, number)
@@ -153,7 +149,7 @@ def layout(page: Page) -> Wire:
         # While the pen moves (input) the answers follow it; at pen-up, Undo and Clear (change) so does "Why".
         pad.input(pad_view, None, trigger_mode="always_last", **page_outputs)
         pad.change(pad_view, None, trigger_mode="always_last", **page_outputs).success(**page.why_refresh)
-        upload.change(with_digit(upload_reading, says_why=True), upload, **page_outputs).success(**page.why_refresh)
+        upload.change(events.guarded(uploaded, no_digit=nothing), upload, **page_outputs).success(**page.why_refresh)
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
         api = {"outputs": outputs, "preprocess": False}
         gr.Button(visible=False).click(

@@ -92,11 +92,11 @@ def digit_from_upload(upload: dict | None) -> np.ndarray:
 
 
 def digit_from_sketch(value: dict | None) -> np.ndarray:
-    with uploads.sketch_files(sketch_sources(value)) as arrays:
-        return preprocess.preprocess_sketch(arrays)
+    return digit_from_pen(sketch_sources(value))
 
 
 def digit_from_pen(sketch: dict) -> np.ndarray:
-    """The digit in a drawing from the page's canvas (pen_canvas.drawing's sketch)."""
+    """The digit in a drawing from the page's canvas (pen_canvas.drawing's sketch), or any sketch of sources as
+    uploads.sketch_files reads them."""
     with uploads.sketch_files(sketch) as arrays:
         return preprocess.preprocess_sketch(arrays)

@@ -47,12 +47,12 @@ def number_from_upload(upload: dict | None) -> list[segmentation.Digit]:
 
 
 def number_from_sketch(value: dict | None) -> list[segmentation.Digit]:
-    with uploads.sketch_files(events.sketch_sources(value)) as arrays:
-        return segmentation.digits_in_sketch(arrays)
+    return number_from_pen(events.sketch_sources(value))
 
 
 def number_from_pen(sketch: dict) -> list[segmentation.Digit]:
-    """The digits of a drawing from the page's canvas (pen_canvas.drawing's sketch)."""
+    """The digits of a drawing from the page's canvas (pen_canvas.drawing's sketch), or any sketch of sources as
+    uploads.sketch_files reads them."""
     with uploads.sketch_files(sketch) as arrays:
         return segmentation.digits_in_sketch(arrays)
 
