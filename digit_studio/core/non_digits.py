@@ -9,7 +9,7 @@ the models judge shapes of a kind they were not shown.
 
     images, kinds, shapes = check_set()           # the fixed check set, 100 drawings per kind, float32
     images = training_non_digits(20000, 0)        # drawings on other seeds, uint8, to mix into training
-    python -m benchmarks.not_a_digit              # both committed models against the check set
+    python -m experiments.not_a_digit             # both committed models against the check set
 
 Letters that are drawn like digits (O, I, l, Z, S, s, b, g, q, G) are left out: a visitor who draws an O gets a
 0 and is right to. Pure numpy and Pillow, about 4 ms of CPU a drawing.
