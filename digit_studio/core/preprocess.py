@@ -34,6 +34,8 @@ import functools
 import numpy as np
 from PIL import Image, ImageChops, ImageOps
 
+from digit_studio import words
+
 FIELD_SIZE = 28
 DIGIT_SIZE = 20
 WORK_SIZE = 80  # strokes are thickened at 4x the digit's size, in steps of a quarter pixel
@@ -47,7 +49,7 @@ MIN_CONTRAST = 0.15  # ink fainter than this against the paper is noise, not a d
 MIN_INK = 0.05
 MAX_FILL = 0.8  # ink filling more of the 20x20 box is a solid block or noise; MNIST's boldest digits fill 65%
 
-NO_DIGIT_MESSAGE = "No digit found: draw or upload a dark digit on a light background (or a light one on dark)."
+NO_DIGIT_MESSAGE = words.text("no_digit")
 
 
 class NoDigitError(ValueError):

@@ -14,12 +14,13 @@ import logging
 import gradio as gr
 import numpy as np
 
+from digit_studio import words
 from digit_studio.core import preprocess
 from digit_studio.web import pen_canvas, uploads
 
 log = logging.getLogger("digit_studio")
 
-SERVER_FAULT = "Something went wrong on our side; please try again."
+SERVER_FAULT = words.text("server_fault")
 
 
 def message_for(error: Exception) -> str:
@@ -72,7 +73,7 @@ def file_path(file: dict | None) -> str | None:
 
 def upload_path(upload: dict | None) -> str:
     if not file_path(upload):
-        raise preprocess.NoDigitError(f"No digit found: no image was sent. Send one file ({uploads.FORMATS_TEXT}).")
+        raise preprocess.NoDigitError(words.text("no_image", formats=uploads.FORMATS_TEXT))
     return file_path(upload)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from digit_studio import words
 from digit_studio.core import preprocess
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
@@ -78,10 +79,7 @@ class NotAnImageError(preprocess.BadImageError):
 
 
 def too_large(max_pixels: int, in_all: bool = False) -> TooLargeError:
-    scope = " in all" if in_all else ""
-    return TooLargeError(
-        f"That image is over the limit of {max_pixels // 1_000_000} megapixels{scope}; please send a smaller one."
-    )
+    return TooLargeError(words.text("too_large_in_all" if in_all else "too_large", megapixels=max_pixels // 1_000_000))
 
 
 def open_header(source: Source, max_pixels: int) -> Image.Image:
@@ -91,7 +89,7 @@ def open_header(source: Source, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError:  # Pillow's own check (twice MAX_PIXELS) comes before ours
         raise too_large(max_pixels) from None
     except (Image.UnidentifiedImageError, OSError, ValueError):
-        raise NotAnImageError(f"That file is not an image this app can read: use {FORMATS_TEXT}.") from None
+        raise NotAnImageError(words.text("not_an_image", formats=FORMATS_TEXT)) from None
     if image.width * image.height > max_pixels:
         image.close()
         raise too_large(max_pixels)
@@ -103,7 +101,7 @@ def decode(image: Image.Image) -> Image.Image:
     try:
         image.load()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):  # Pillow's PNG reader raises SyntaxError
-        raise preprocess.BadImageError("That image file is damaged or incomplete; please upload it again.") from None
+        raise preprocess.BadImageError(words.text("damaged")) from None
     return image
 
 
