@@ -20,23 +20,19 @@ Timings are comparable only within one run, on an otherwise idle machine; none o
 import argparse
 import io
 import json
-import os
-import platform
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import gradio
 import httpx
-import keras
 import numpy as np
 from gradio_client import Client, handle_file
 from PIL import Image
 
-import app  # noqa: F401  loads both models, as the server does
 import model_defs
+from benchmarks import host
 from digit_studio import answers
 from digit_studio.core import mnist_data, preprocess, synthetic
 from digit_studio.local_server import close_clients, start_app, stop_app
@@ -71,23 +67,6 @@ def time_calls(repeats: int, function, *arguments, warmup: int = 3) -> list[floa
         function(*arguments)
         samples.append((time.perf_counter() - start) * 1000)
     return samples
-
-
-def machine() -> dict:
-    cpuinfo, meminfo = Path("/proc/cpuinfo").read_text().splitlines(), Path("/proc/meminfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "")
-    memory_kb = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal"))
-    return {
-        "cpu": cpu or platform.processor(),
-        "cores": os.cpu_count(),
-        "memory_gib": round(memory_kb / 2**20, 1),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "keras": keras.__version__,
-        "backend": keras.backend.backend(),
-        "gradio": gradio.__version__,
-        "load_average_at_start": os.getloadavg()[0],
-    }
 
 
 def digit_and_outputs(to_digit, value) -> tuple:
@@ -301,11 +280,9 @@ def ms(figures: dict) -> str:
 
 
 def markdown(report: dict) -> str:
-    local, api, host = report["in_process"], report["served"], report["machine"]
+    local, api, machine = report["in_process"], report["served"], report["machine"]
     lines = [
-        f"Machine: {host['cpu']}, {host['cores']} cores, {host['memory_gib']} GiB; Python {host['python']}, "
-        f"Keras {host['keras']} ({host['backend']}), Gradio {host['gradio']}; "
-        f"load average {host['load_average_at_start']:.2f} at start{' (--quick)' if report['quick'] else ''}.",
+        host.described(machine) + (" Counts of --quick." if report["quick"] else ""),
         "",
         "| in-process, ms p50 / p95 | preprocessing | preprocessing + both models + outputs |",
         "|---|---|---|",
@@ -417,7 +394,9 @@ def main() -> None:
     digits = images[:BATCH_SIZE].astype(np.float32) / 255
     photo = synthetic.make("paper_photo", 3).resize((800, 800))
     batch = [encoded_png(image) for image in images[:API_BATCH_SIZE]]
-    report = {"machine": machine(), "quick": args.quick, "counts": counts}
+    import app  # noqa: F401  loads both models, as the server does; here, so that --help starts nothing
+
+    report = {"machine": host.machine(), "quick": args.quick, "counts": counts}
     with tempfile.TemporaryDirectory() as folder:
         digit_path, layer_path = Path(folder) / "digit.png", Path(folder) / "layer.png"
         Image.fromarray(images[0]).save(digit_path)
@@ -428,6 +407,7 @@ def main() -> None:
         number = {"background": None, "layers": [{"path": str(number_path)}], "composite": None}
         report["in_process"] = in_process(counts, digit_path, sketch, photo, digits, number)
         report["served"] = served(counts, digit_path, batch, args.json_only)
+    report["machine"]["load_average_at_end"] = host.load_average()
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "bench.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -17,13 +17,12 @@ down, divided by 300. Timings are comparable only within one run, on an otherwis
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks import host
 from digit_studio.local_server import REPO, start_app, stop_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -230,7 +229,9 @@ def measure(url: str, strokes: int) -> dict:
 
 def markdown(report: dict, app_dir: Path) -> str:
     lines = [
-        f"# Pen-up to both answers ({report['machine']}, app from {app_dir.name})",
+        f"# Pen-up to both answers (app from {app_dir.name})",
+        "",
+        host.described(report["machine"]),
         "",
         "| canvas, pen | p50 ms | p95 ms | max ms | strokes |",
         "|---|---:|---:|---:|---:|",
@@ -250,13 +251,15 @@ def main() -> None:
     parser.add_argument("--app-dir", type=Path, default=REPO, help="the checkout whose app.py to serve")
     parser.add_argument("--output-dir", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
+    machine = host.machine()
     process, url = start_app(cwd=args.app_dir.resolve())
     try:
         figures = measure(url, args.strokes)
     finally:
         stop_app(process)
     report = {
-        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+        "machine": {**machine, "load_average_at_end": host.load_average()},
+        "strokes": args.strokes,
         "latency": {name: value for name, value in figures.items() if isinstance(value, dict)},
         "moves": {name: value for name, value in figures.items() if not isinstance(value, dict)},
     }
