@@ -2,14 +2,14 @@
 and the Hub's viewer read (image files plus one metadata.jsonl row per correction).
 
     store = corrections.Store(folder)                   # FEEDBACK_DIR; made at the first correction
-    row = store.add(digit, "4", answers, "canvas", weights_sha256, visitor=session_hash, strokes=png_bytes)
+    row = store.add(digit, "4", answers, "canvas", weights_sha256, caller=address, strokes=png_bytes)
     digits, labels = corrections.load(folder)          # labelled 28x28 digits, for training and evaluation
 
 Each row: file_name (the 28x28 image the models saw, images/<id>.png), label ("0"-"9" or "not a digit"), source
 ("canvas", "upload" or "api"), each model's label, confidence, is_digit and digit_score, the time (UTC, to the
 second), the weights' sha256 and, for a drawing, strokes_file (the canvas's ink, strokes/<id>.png). Never an upload
-as it was sent (it may show more than a digit), and nothing that identifies the visitor: the visitor's key counts
-their corrections in memory only.
+as it was sent (it may show more than a digit), and nothing that identifies the visitor: the caller's address
+(web/callers.py) counts their corrections in memory only (RateLimits), however many sessions it opens.
 
 Crash-safe: image files are written whole under a temporary name and renamed into place; then the row is appended
 to metadata.jsonl in one write, under a lock, and flushed to disk. A failed write (a full disk) is cut back off the
@@ -17,6 +17,7 @@ file; a crash mid-write leaves at most a partial last line, which the next Store
 crash or a full disk loses at most the correction being written, and earlier rows stay intact and in order.
 """
 
+import bisect
 import collections
 import datetime
 import io
@@ -27,6 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -36,19 +38,77 @@ NOT_A_DIGIT = "not a digit"
 LABELS = (*DIGITS, NOT_A_DIGIT)
 METADATA = "metadata.jsonl"
 ANSWER_KEYS = ("label", "confidence", "is_digit", "digit_score")
-PER_VISITOR = 30  # corrections per visitor per WINDOW_S
-WINDOW_S = 600
+WINDOW_S, DAY_S = 600, 86_400
+PER_ADDRESS = 100  # corrections kept per caller's address per WINDOW_S, however many sessions it opens
+PER_ADDRESS_DAY = 1_000  # per address per day: one address needs 20 days to fill the collection
+PER_SERVER = 1_000  # from all callers together per WINDOW_S: ten addresses at their limit
+PER_SERVER_DAY = 5_000  # from all callers together per day: no flood fills the collection in under 4 days
 MAX_ROWS = 20_000  # the folder's capacity: a few kB a row, under 100 MB in all
 MAX_STROKES_BYTES = 1_000_000  # a canvas's ink is a few kB; more is not from the page
 
 LABEL_MESSAGE = f'A correction\'s label is a digit from 0 to 9, or "{NOT_A_DIGIT}".'
-FLOOD_MESSAGE = f"That is {PER_VISITOR} corrections in {WINDOW_S // 60} minutes: thank you! Please wait a few minutes."
+FLOOD_MESSAGE = f"That is {PER_ADDRESS} corrections in {WINDOW_S // 60} minutes: thank you! Please wait a few minutes."
+DAY_MESSAGE = f"That is {PER_ADDRESS_DAY:,} corrections in a day: thank you! Please come back tomorrow."
+BUSY_MESSAGE = (
+    f"Corrections are paused: the studio has taken {PER_SERVER:,} in {WINDOW_S // 60} minutes. Please try again in a "
+    "few minutes."
+)
+BUSY_DAY_MESSAGE = (
+    f"Corrections are paused: the studio has taken {PER_SERVER_DAY:,} in a day. Please come back tomorrow."
+)
 FULL_MESSAGE = f"Corrections are closed: the collection is full ({MAX_ROWS:,} corrections)."
 STORAGE_MESSAGE = "Corrections cannot be saved right now (the server cannot write them); the answers still work."
 
 
 class CorrectionError(ValueError):
     """A correction that is not kept, with the message a visitor is shown."""
+
+
+class Limit(NamedTuple):
+    most: int  # corrections kept
+    seconds: int  # in any window this long
+    per_address: bool  # from one caller's address, else from all callers together
+    message: str
+
+
+LIMITS = (
+    Limit(PER_ADDRESS, WINDOW_S, True, FLOOD_MESSAGE),
+    Limit(PER_ADDRESS_DAY, DAY_S, True, DAY_MESSAGE),
+    Limit(PER_SERVER, WINDOW_S, False, BUSY_MESSAGE),
+    Limit(PER_SERVER_DAY, DAY_S, False, BUSY_DAY_MESSAGE),
+)
+
+
+class RateLimits:
+    """Sliding windows over the times of the corrections kept, per caller's address and for the whole server. In
+    memory only: an address counts, and is never written down. Memory stays small: every time held is within a day
+    and the server's daily limit bounds their number."""
+
+    def __init__(self, limits: tuple[Limit, ...] = LIMITS, clock=time.monotonic):
+        self.limits, self.clock = limits, clock
+        self.longest = max((limit.seconds for limit in limits), default=0)
+        self.by_address: dict[str, collections.deque] = {}
+        self.everyone: collections.deque = collections.deque()
+        self.lock = threading.Lock()
+
+    def admit(self, address: str) -> None:
+        """Count one correction from address, or raise CorrectionError with the first limit it would pass."""
+        now = self.clock()
+        with self.lock:
+            mine = self.by_address.get(address, collections.deque())
+            for times in (mine, self.everyone):
+                while times and now - times[0] >= self.longest:
+                    times.popleft()
+            for limit in self.limits:
+                times = mine if limit.per_address else self.everyone
+                if len(times) - bisect.bisect_right(times, now - limit.seconds) >= limit.most:
+                    raise CorrectionError(limit.message)
+            mine.append(now)
+            self.everyone.append(now)
+            self.by_address[address] = mine
+            if len(self.by_address) > 2 * len(self.everyone) + 100:  # forget the addresses idle for a day
+                for key in [key for key, times in self.by_address.items() if now - times[-1] >= self.longest]:
+                    del self.by_address[key]
 
 
 def check_label(label) -> str:
@@ -67,12 +127,11 @@ def png_bytes(digit: np.ndarray) -> bytes:
 class Store:
     """One corrections folder, appended to by any number of threads of one process."""
 
-    def __init__(self, folder: Path, lock=None, max_rows: int = MAX_ROWS):
+    def __init__(self, folder: Path, lock=None, max_rows: int = MAX_ROWS, limits: RateLimits | None = None):
         self.folder, self.max_rows = Path(folder), max_rows
         # CommitScheduler's lock, when it pushes the folder: no push reads a row half written
         self.lock = lock or threading.Lock()
-        self.recent = collections.defaultdict(collections.deque)  # visitor -> times of their corrections
-        self.recent_lock = threading.Lock()
+        self.limits = limits or RateLimits()
         self.rows = 0
         try:  # nothing is made until the first correction: a server nobody corrects leaves no folder
             with self.lock:
@@ -95,23 +154,13 @@ class Store:
                 os.fsync(file.fileno())
         return whole.count(b"\n")
 
-    def admit(self, visitor: str | None) -> None:
-        """Refuse a correction over the visitor's or the folder's limit; else count it."""
+    def admit(self, caller: str) -> None:
+        """Refuse a correction over the folder's limits or the caller's address's; else count it."""
         if self.folder_error:
             raise CorrectionError(STORAGE_MESSAGE)
         if self.rows >= self.max_rows:
             raise CorrectionError(FULL_MESSAGE)
-        now = time.monotonic()
-        with self.recent_lock:
-            times = self.recent[visitor]
-            while times and now - times[0] > WINDOW_S:
-                times.popleft()
-            if len(times) >= PER_VISITOR:
-                raise CorrectionError(FLOOD_MESSAGE)
-            times.append(now)
-            if len(self.recent) > 100_000:  # forget the visitors idle longest
-                for key in [key for key, value in self.recent.items() if not value or now - value[-1] > WINDOW_S]:
-                    del self.recent[key]
+        self.limits.admit(caller)
 
     def add(
         self,
@@ -120,14 +169,15 @@ class Store:
         answers: dict,
         source: str,
         weights_sha256: dict,
-        visitor: str | None = None,
+        caller: str,
         strokes: bytes | None = None,
     ) -> dict:
-        """Keep one correction; returns its row. Raises CorrectionError with the visitor's message."""
+        """Keep one correction from caller (its address, which counts it and is not kept); returns its row. Raises
+        CorrectionError with the visitor's message."""
         label = check_label(label)
         if strokes is not None and len(strokes) > MAX_STROKES_BYTES:
             raise CorrectionError("That drawing is too large to keep.")
-        self.admit(visitor)
+        self.admit(caller)
         key = uuid.uuid4().hex
         row = {
             "file_name": f"images/{key}.png",

@@ -55,7 +55,9 @@ BODY_TIMEOUT_S = 6
 
 @pytest.fixture(scope="session")
 def app_url(feedback_dir):
-    process, url = start_app({"FEEDBACK_DIR": str(feedback_dir), "JSON_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S)})
+    """The app as on a Space: behind a proxy, which names each caller in X-Forwarded-For (callers.py)."""
+    env = {"FEEDBACK_DIR": str(feedback_dir), "JSON_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), "BEHIND_PROXY": "1"}
+    process, url = start_app(env)
     try:
         yield url
     finally:

@@ -7,13 +7,21 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
+import gradio as gr
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from starlette.requests import Request
+from test_limits import config, join
+from test_mcp import call
 
 from conftest import REPO
 from digit_studio import corrections
+from digit_studio.web import callers
 
 ANSWER = {"label": "7", "confidence": 0.93, "confidences": {}, "is_digit": True, "digit_score": 0.98}
 ANSWERS = {"cnn": ANSWER, "linear": {**ANSWER, "label": "1"}}
@@ -27,13 +35,13 @@ def seven() -> np.ndarray:
     return digit
 
 
-def add(store: corrections.Store, label: str = "7", visitor: str = "a", **extra) -> dict:
-    return store.add(seven(), label, ANSWERS, "canvas", SHA, visitor, **extra)
+def add(store: corrections.Store, label: str = "7", caller: str = "192.0.2.1", **extra) -> dict:
+    return store.add(seven(), label, ANSWERS, "canvas", SHA, caller, **extra)
 
 
 def test_a_correction_is_one_imagefolder_row_with_its_image_and_strokes(tmp_path):
     store = corrections.Store(tmp_path)
-    row = add(store, "4", visitor="visitor-7f3e", strokes=b"\x89PNG strokes")
+    row = add(store, "4", caller="203.0.113.77", strokes=b"\x89PNG strokes")
     assert set(row) == {"file_name", "label", "source", "cnn", "linear", "time", "weights_sha256", "strokes_file"}
     assert row["label"] == "4" and row["cnn"] == {
         "label": "7",
@@ -41,7 +49,7 @@ def test_a_correction_is_one_imagefolder_row_with_its_image_and_strokes(tmp_path
         "is_digit": True,
         "digit_score": 0.98,
     }
-    assert "visitor-7f3e" not in (tmp_path / "metadata.jsonl").read_text()  # nothing about the visitor
+    assert "203.0.113" not in (tmp_path / "metadata.jsonl").read_text()  # nothing about the visitor
     assert (tmp_path / row["strokes_file"]).read_bytes() == b"\x89PNG strokes"
     with Image.open(tmp_path / row["file_name"]) as image:
         assert image.size == (28, 28) and image.mode == "L" and np.asarray(image)[7, 10] == 255
@@ -59,22 +67,65 @@ def test_a_label_that_is_no_digit_nor_not_a_digit_is_refused(tmp_path, label):
     assert not (tmp_path / "metadata.jsonl").exists()
 
 
-def test_one_visitor_is_held_to_the_limit_and_others_are_not(tmp_path):
+def test_one_address_is_held_to_the_limit_and_others_are_not(tmp_path):
     store = corrections.Store(tmp_path)
-    for _ in range(corrections.PER_VISITOR):
-        add(store, visitor="flood")
-    with pytest.raises(corrections.CorrectionError, match="Please wait a few minutes"):
-        add(store, visitor="flood")
-    add(store, visitor="someone else")
-    assert len(list(corrections.rows(tmp_path))) == corrections.PER_VISITOR + 1
+    for _ in range(corrections.PER_ADDRESS):
+        add(store, caller="198.51.100.7")
+    with pytest.raises(corrections.CorrectionError, match="That is 100 corrections in 10 minutes"):
+        add(store, caller="198.51.100.7")
+    add(store, caller="203.0.113.9")
+    assert len(list(corrections.rows(tmp_path))) == corrections.PER_ADDRESS + 1
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_address_at_its_limit_waits_ten_minutes_and_a_day_at_its_daily_limit():
+    clock = Clock()
+    limits = corrections.RateLimits(clock=clock)
+    for _ in range(corrections.PER_ADDRESS_DAY // corrections.PER_ADDRESS):
+        for _ in range(corrections.PER_ADDRESS):
+            limits.admit("198.51.100.7")
+        with pytest.raises(corrections.CorrectionError, match="in 10 minutes"):
+            limits.admit("198.51.100.7")
+        clock.now += corrections.WINDOW_S
+    with pytest.raises(corrections.CorrectionError, match="1,000 corrections in a day"):
+        limits.admit("198.51.100.7")  # 1,000 in the last 100 minutes
+    limits.admit("203.0.113.9")
+    clock.now += corrections.DAY_S - 10 * corrections.WINDOW_S  # a day after the first hundred
+    limits.admit("198.51.100.7")
+
+
+def test_the_whole_server_is_held_to_its_rate_whatever_the_addresses():
+    clock = Clock()
+    limits = corrections.RateLimits(clock=clock)
+    for index in range(corrections.PER_SERVER):
+        limits.admit(f"10.0.{index // 256}.{index % 256}")
+    with pytest.raises(corrections.CorrectionError, match="Corrections are paused"):
+        limits.admit("203.0.113.9")
+    for hour in range(1, corrections.PER_SERVER_DAY // corrections.PER_SERVER):
+        clock.now = hour * corrections.WINDOW_S
+        for index in range(corrections.PER_SERVER):
+            limits.admit(f"10.{hour}.{index // 256}.{index % 256}")
+    clock.now += corrections.WINDOW_S
+    with pytest.raises(corrections.CorrectionError, match="5,000 in a day"):
+        limits.admit("203.0.113.9")
+    clock.now += corrections.DAY_S
+    limits.admit("203.0.113.9")
+    assert list(limits.by_address) == ["203.0.113.9"]  # the addresses idle for a day are forgotten
 
 
 def test_a_full_collection_closes_corrections(tmp_path):
     store = corrections.Store(tmp_path, max_rows=2)
-    add(store, visitor="a")
-    add(store, visitor="b")
+    add(store, caller="192.0.2.1")
+    add(store, caller="192.0.2.2")
     with pytest.raises(corrections.CorrectionError, match="Corrections are closed"):
-        add(store, visitor="c")
+        add(store, caller="192.0.2.3")
     assert corrections.Store(tmp_path, max_rows=2).rows == 2  # counted again at start
 
 
@@ -106,7 +157,7 @@ def test_a_full_disk_loses_only_the_row_being_written(tmp_path, monkeypatch):
 def test_many_visitors_at_once_never_interleave_a_row(tmp_path):
     store = corrections.Store(tmp_path)
     threads = [
-        threading.Thread(target=lambda v=v: [add(store, str(i % 10), visitor=f"v{v}") for i in range(20)])
+        threading.Thread(target=lambda v=v: [add(store, str(i % 10), caller=f"192.0.2.{v}") for i in range(20)])
         for v in range(8)
     ]
     for thread in threads:
@@ -122,11 +173,11 @@ WRITER = """
 import sys
 import numpy as np
 from digit_studio import corrections
-store = corrections.Store(sys.argv[1], max_rows=10**9)
+store = corrections.Store(sys.argv[1], max_rows=10**9, limits=corrections.RateLimits(limits=()))
 answers = {"cnn": {"label": "1", "confidence": 0.5, "is_digit": True, "digit_score": 0.9}}
 print("ready", flush=True)
 for index in range(10**9):
-    store.add(np.full((28, 28), 0.5), str(index % 10), answers, "api", {}, visitor=str(index))
+    store.add(np.full((28, 28), 0.5), str(index % 10), answers, "api", {}, caller="192.0.2.1")
 """
 
 
@@ -159,3 +210,61 @@ def test_a_partial_last_line_is_cut_off_before_the_next_row(tmp_path):
     store = corrections.Store(tmp_path)
     second = add(store)
     assert list(corrections.rows(tmp_path)) == [first, second]
+
+
+def request(forwarded_for: list[str], connection: str = "10.16.3.80", **headers: str) -> gr.Request:
+    raw = [(b"x-forwarded-for", value.encode()) for value in forwarded_for]
+    raw += [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()]
+    return gr.Request(Request({"type": "http", "headers": raw, "client": (connection, 443)}))
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "expected"),
+    [
+        (["198.51.100.7"], "198.51.100.7"),
+        (["1.2.3.4, 198.51.100.7"], "198.51.100.7"),  # the caller wrote 1.2.3.4; the proxy appended the rest
+        (["1.2.3.4", "198.51.100.7"], "198.51.100.7"),  # the proxy's own header line, after the caller's
+        ([], "10.16.3.80"),  # no proxy header: the connection's address
+        ([" , "], "10.16.3.80"),
+    ],
+)
+def test_behind_a_proxy_the_caller_is_the_proxys_last_entry(monkeypatch, forwarded_for, expected):
+    monkeypatch.setenv("SPACE_ID", "someone/digit-studio")
+    assert callers.address(request(forwarded_for)) == expected
+
+
+def test_without_a_proxy_the_caller_is_the_connection_and_mcp_calls_share_one_count(monkeypatch):
+    for name in ("SPACE_ID", "BEHIND_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert callers.address(request(["1.2.3.4, 5.6.7.8"], "198.51.100.7")) == "198.51.100.7"
+    mcp = request(["1.2.3.4"], "127.0.0.1", x_gradio_user="mcp")  # Gradio's MCP client, with its caller's headers
+    assert callers.address(mcp) == "mcp"
+
+
+FLOOD = "198.51.100.7"
+
+
+def test_one_address_keeps_its_limit_through_new_sessions_and_forged_headers(app_url, feedback_dir):
+    """A script that opens a new session for every correction and writes an X-Forwarded-For entry of its own before
+    the proxy's keeps PER_ADDRESS corrections in 10 minutes, through /correct and MCP alike; a visitor from another
+    address is still kept, whatever entries it forges."""
+    image = REPO / "examples/7_mnist.png"
+    (index,) = [d["id"] for d in config(app_url)["dependencies"] if d.get("api_name") == "correct"]
+    with open(image, "rb") as file:
+        uploaded = httpx.post(f"{app_url}gradio_api/upload", files={"files": file}).json()[0]
+    data = [{"path": uploaded, "orig_name": image.name, "meta": {"_type": "gradio.FileData"}}, "7"]
+
+    def correct(forwarded_for: str) -> dict:
+        return join(app_url, index, None, uuid.uuid4().hex, data, {"X-Forwarded-For": forwarded_for})
+
+    with ThreadPoolExecutor(8) as pool:
+        flood = list(pool.map(correct, [f"10.0.{i}.1, {FLOOD}" for i in range(corrections.PER_ADDRESS + 2)]))
+    refused = [message["output"]["error"] for message in flood if not message["success"]]
+    assert refused == [corrections.FLOOD_MESSAGE] * 2
+    assert correct(f"{FLOOD}, 203.0.113.9")["success"]
+    failed, text = call(app_url, "correct_digit", image.read_bytes(), headers={"X-Forwarded-For": FLOOD}, label="7")
+    assert failed and corrections.FLOOD_MESSAGE in text
+    forged = {"X-Forwarded-For": f"{FLOOD}, 203.0.113.10"}
+    failed, text = call(app_url, "correct_digit", image.read_bytes(), headers=forged, label="7")
+    assert not failed, text
+    assert "198.51.100" not in (feedback_dir / corrections.METADATA).read_text()  # counted, never written down

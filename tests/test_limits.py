@@ -35,15 +35,22 @@ def page_drawing_event(app_url: str, pad: str = "sketchpad", event: str = "chang
     return index
 
 
-def join(app_url: str, fn_index: int, event_data, session: str | None = None, data: list | None = None) -> dict:
-    """Call an event through the queue by its index with this event data (and inputs); returns Gradio's final
-    message."""
+def join(
+    app_url: str,
+    fn_index: int,
+    event_data,
+    session: str | None = None,
+    data: list | None = None,
+    headers: dict | None = None,
+) -> dict:
+    """Call an event through the queue by its index with this event data (and inputs, and HTTP headers); returns
+    Gradio's final message."""
     session = session or uuid.uuid4().hex
     body = {"data": data or [], "fn_index": fn_index, "session_hash": session, "event_data": event_data}
     body["trigger_id"] = None
-    httpx.post(f"{app_url}gradio_api/queue/join", json=body, timeout=TIMEOUT_S).raise_for_status()
+    httpx.post(f"{app_url}gradio_api/queue/join", json=body, headers=headers, timeout=TIMEOUT_S).raise_for_status()
     with httpx.stream(
-        "GET", f"{app_url}gradio_api/queue/data", params={"session_hash": session}, timeout=TIMEOUT_S
+        "GET", f"{app_url}gradio_api/queue/data", params={"session_hash": session}, headers=headers, timeout=TIMEOUT_S
     ) as stream:
         for line in stream.iter_lines():
             if line.startswith("data: "):

@@ -46,11 +46,15 @@ def png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def with_session(app_url: str, action, sse: bool = False):
-    """action(session), awaited in one MCP session with the app at app_url, over streamable HTTP or SSE."""
+def with_session(app_url: str, action, sse: bool = False, headers: dict | None = None):
+    """action(session), awaited in one MCP session with the app at app_url, over streamable HTTP (sending headers)
+    or SSE."""
 
     async def run():
-        transport = sse_client(app_url + MCP_PATH + "sse") if sse else streamable_http_client(app_url + MCP_PATH)
+        if sse:
+            transport = sse_client(app_url + MCP_PATH + "sse")
+        else:
+            transport = streamable_http_client(app_url + MCP_PATH, http_client=httpx.AsyncClient(headers=headers))
         async with transport as (read, write, *_), ClientSession(read, write) as session:
             await session.initialize()
             return await action(session)
@@ -65,15 +69,17 @@ def tools_of(app_url: str, sse: bool = False) -> dict:
     return with_session(app_url, action, sse)
 
 
-def call(app_url: str, tool: str, image: bytes, name: str = "image.png", **more: str) -> tuple[bool, str]:
-    """Whether the call failed, and the text it returned; name gives the image's type; more: other arguments
-    (then the image is the argument "upload")."""
+def call(
+    app_url: str, tool: str, image: bytes, name: str = "image.png", headers: dict | None = None, **more: str
+) -> tuple[bool, str]:
+    """Whether the call failed, and the text it returned; name gives the image's type; headers: the HTTP request's;
+    more: other arguments (then the image is the argument "upload")."""
 
     async def action(session):
         arguments = {"upload": data_url(image, name), **more} if more else {"value": data_url(image, name)}
         return await session.call_tool(tool, arguments)
 
-    result = with_session(app_url, action)
+    result = with_session(app_url, action, headers=headers)
     (content,) = result.content
     return result.isError, content.text
 

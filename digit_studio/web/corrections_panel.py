@@ -13,7 +13,7 @@ import numpy as np
 
 import model_defs
 from digit_studio import answers, corrections, hub
-from digit_studio.web import events
+from digit_studio.web import callers, events
 from digit_studio.web.page import PAGE_EVENT, Page, Wire
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "corrections"
@@ -21,8 +21,8 @@ NO_ANSWER = "Draw or upload a digit first; then say what it was."
 DISAGREE = "The models disagree: choose the digit it was under It was a..."
 CORRECT_DESCRIPTION = events.api_description(
     "Keeps a correction for retraining the models: a person's label for the digit in an image, '0' to '9' or "
-    f"'{corrections.NOT_A_DIGIT}'. Send only labels a person gave; {corrections.PER_VISITOR} corrections per "
-    f"caller in {corrections.WINDOW_S // 60} minutes.",
+    f"'{corrections.NOT_A_DIGIT}'. Send only labels a person gave; {corrections.PER_ADDRESS} corrections per "
+    f"caller's address in {corrections.WINDOW_S // 60} minutes.",
     "the row kept: the label, each model's answer on the image (label, confidence, is_digit, digit_score), the "
     "time and the weights' sha256.",
 )
@@ -69,14 +69,15 @@ def weights_sha256(metrics: dict) -> dict:
 
 
 def keep(
-    digit: np.ndarray, label: str, source: str, metrics: dict, visitor: str | None, strokes=None, pair=None
+    digit: np.ndarray, label: str, source: str, metrics: dict, request: gr.Request, strokes=None, pair=None
 ) -> dict:
-    """Keep the correction with both models' answers on the digit (pair: answers.both's, if already run); its row."""
+    """Keep the correction with both models' answers on the digit (pair: answers.both's, if already run), counted
+    by its caller's address (callers.py), whichever surface it came through; its row."""
     if SETTINGS.store is None:
         raise corrections.CorrectionError("Corrections are not switched on for this server.")
     pair = pair or answers.both([digit])[0]
     models = {name: pair[name] for name in model_defs.MODEL_NAMES}
-    return SETTINGS.store.add(digit, label, models, source, weights_sha256(metrics), visitor, strokes)
+    return SETTINGS.store.add(digit, label, models, source, weights_sha256(metrics), callers.address(request), strokes)
 
 
 def number_labels(pairs: list[dict], typed: str | None) -> list[str]:
@@ -130,7 +131,7 @@ def panel(page: Page) -> Wire:
             digit = shown["digit"]
             pair = answers.both([digit])[0]
             label = label_for_right(pair) if label == "right" else label
-            row = keep(digit, label, shown["source"], page.metrics, request.session_hash, shown.get("strokes"), pair)
+            row = keep(digit, label, shown["source"], page.metrics, request, shown.get("strokes"), pair)
         except corrections.CorrectionError as error:
             return f"⚠️ {error}", None
         except Exception as error:
@@ -174,7 +175,7 @@ def panel(page: Page) -> Wire:
         try:
             label = corrections.check_label(label)
             digit = events.digit_from_upload(upload)
-            return keep(digit, label, "api", page.metrics, request.session_hash)
+            return keep(digit, label, "api", page.metrics, request)
         except corrections.CorrectionError as error:
             raise gr.Error(str(error)) from None
         except gr.Error:
@@ -204,7 +205,7 @@ def number_panel(page: Page, last: gr.State) -> Wire:
             pairs = answers.both(shown["digits"])  # one call of each model for every piece
             labels = number_labels(pairs, text)
             for digit, label, pair in zip(shown["digits"], labels, pairs, strict=True):
-                keep(digit, label, shown["source"], page.metrics, request.session_hash, shown.get("strokes"), pair)
+                keep(digit, label, shown["source"], page.metrics, request, shown.get("strokes"), pair)
         except corrections.CorrectionError as error:
             return f"⚠️ {error}", gr.skip()
         except Exception as error:
