@@ -6,8 +6,9 @@ Weights come from weights/, or from a Hugging Face model repo when WEIGHTS_REPO 
 either way each file must match the sha256 in metrics.json. The page's sections live in digit_studio/web, one module
 each: Gradio API /classify and /classify_sketch (digit_section.py), /explain (why_section.py), /read_number and
 /read_number_sketch (number_section.py). JSON API on the same port: POST /api/classify and /api/classify_batch
-(json_api.py), listed at /api/docs. MCP tools on the same port, at /gradio_api/mcp/: /classify, /read_number and
-/explain, through Gradio's MCP server (docs/api.md).
+(json_api.py), listed at /api/docs. MCP tools on the same port, at /gradio_api/mcp/: /classify, /read_number,
+/explain and /correct, through Gradio's MCP server (docs/api.md). Every surface's model calls go through one batcher
+(answers.BATCHER); the canvas's answers while the pen moves skip the queue (pen_canvas.py).
 """
 
 import contextlib
@@ -30,7 +31,7 @@ from digit_studio.web import (
     uploads,
     why_section,
 )
-from digit_studio.web.page import PAGE_CSS, Page
+from digit_studio.web.page import HEAD, I18N, PAGE_CSS, Page, say
 
 MAX_FILE_SIZE = uploads.MAX_IMAGE_BYTES  # per file, for Gradio's uploads as for the JSON routes
 # Uploads are deleted once this old and no request waiting or running names them (30 s unless set).
@@ -58,7 +59,7 @@ METRICS = json.loads((WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())["model
 # Visitors' corrections: FEEDBACK_DIR (corrections/ unless set), pushed to the Hub dataset FEEDBACK_REPO if set.
 corrections_panel.configure()
 
-with gr.Blocks(title="Handwritten-digit studio") as demo:
+with gr.Blocks(title=say("title")) as demo:
     page = Page(WEIGHTS_DIR, METRICS)
     # In page order: "Why they differ" explains the digit above it.
     sections = [section.layout(page) for section in (digit_section, why_section, number_section, compare_section)]
@@ -69,11 +70,15 @@ with gr.Blocks(title="Handwritten-digit studio") as demo:
 # (docs/performance.md); uploads.MAX_PIXELS_IN_FLIGHT bounds the memory of all of them together. No batch=True: a
 # batch shares one outcome, so one bad image would fail every request batched with it. Set here, not at launch, so
 # that `gradio app.py` gets it too, and the janitor with it.
+gradio_fixes.spare_the_analytics()
 demo.queue(default_concurrency_limit=16)
 gradio_fixes.UploadJanitor(demo, page.sketchpads, UPLOAD_LIFETIME_S, period=min(10, UPLOAD_LIFETIME_S / 3))
 
 if __name__ == "__main__":
-    gr.mount_gradio_app(json_api.api, demo, path="/", max_file_size=MAX_FILE_SIZE, css=PAGE_CSS, mcp_server=True)
+    # The page in the visitor's language (page.HEAD chooses it, I18N holds Gradio's share of its words)
+    gr.mount_gradio_app(
+        json_api.api, demo, path="/", max_file_size=MAX_FILE_SIZE, css=PAGE_CSS, head=HEAD, i18n=I18N, mcp_server=True
+    )
     gradio_fixes.refuse_unreceived_files(demo)
     gradio_fixes.offer_callable_mcp_tools(demo)
     gradio_fixes.clean_mcp_files(demo)

@@ -8,22 +8,29 @@ what every surface shows (the page's labels and summary, the Gradio endpoints, t
                                                 #  "is_digit": bool}
     answers.verdict(pair)                       # "Both models say **7**.", who says what, or not a digit
 
+Every surface's model calls go through one Batcher (BATCHER): many visitors at once make one call of each model,
+not one each (docs/performance.md).
+
 The confidences shown are the models' probabilities at their fitted temperatures (calibrated on held-out MNIST
 digits); a model takes the input for a digit it knows when its digit score is 0.5 or more (confidence.py), and the
 studio does when both models do.
 """
 
+import collections
+import os
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 import model_defs
+from digit_studio import words
 from digit_studio.core import confidence
 
 MODELS: dict = {}  # both Keras models by name, filled by load() at start-up, before any request can arrive
 CALIBRATION: dict = {}  # each model's {"temperature", "digit_threshold"} from metrics.json, filled by load()
-NAMES = {"cnn": "the CNN", "linear": "the dense network"}
 SPLIT_BATCH = 32  # the CNN on 64 digits: 10.9 ms in two halves at once, 18.5 ms in one call (docs/performance.md)
 HALVES = ThreadPoolExecutor(2, thread_name_prefix="model-half")
 
@@ -47,6 +54,72 @@ def predict(model_name: str, batch: np.ndarray) -> np.ndarray:
     return np.concatenate(list(HALVES.map(model.predict_on_batch, np.array_split(batch, 2))))
 
 
+class Batcher:
+    """One thread makes every model call. A caller hands it a batch of digits and waits for its own probabilities;
+    the thread takes every batch already waiting (up to `most` digits; waiting `wait_s` more for others, 0 by default,
+    as Triton's dynamic batcher), runs each model once on all of them, and answers each caller, or each with the same
+    error. While one call runs, the next callers gather: the busier the server, the larger its batches."""
+
+    def __init__(self, predict, wait_s: float = 0.0, most: int = 256):
+        self.predict, self.wait_s, self.most = predict, wait_s, most
+        self.waiting = queue.SimpleQueue()
+        self.start_lock = threading.Lock()
+        self.thread = None
+        self.sizes = collections.Counter()  # how many batches of each size were run, for the crowd benchmark
+
+    def run(self, batch: np.ndarray) -> tuple[dict, dict[str, float]]:
+        """Each model's probabilities for an N x 28 x 28 x 1 batch, and each model's wall time in milliseconds
+        for the whole batch these digits were run in."""
+        self.started()
+        outcome = Future()
+        self.waiting.put((batch, outcome))
+        return outcome.result()
+
+    def started(self) -> None:
+        with self.start_lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.serve, name="model-batcher", daemon=True)
+                self.thread.start()
+
+    def gather(self) -> list[tuple[np.ndarray, Future]]:
+        jobs = [self.waiting.get()]
+        count, deadline = len(jobs[0][0]), time.perf_counter() + self.wait_s
+        while count < self.most:
+            try:
+                remaining = deadline - time.perf_counter()
+                job = self.waiting.get(timeout=remaining) if remaining > 0 else self.waiting.get_nowait()
+            except queue.Empty:
+                break
+            jobs.append(job)
+            count += len(job[0])
+        return jobs
+
+    def serve(self) -> None:
+        while True:
+            jobs = self.gather()
+            try:
+                batch = np.concatenate([digits for digits, _ in jobs]) if len(jobs) > 1 else jobs[0][0]
+                self.sizes[len(batch)] += 1
+                probabilities, milliseconds = {}, {}
+                for name in model_defs.MODEL_NAMES:
+                    start = time.perf_counter()
+                    probabilities[name] = self.predict(name, batch)
+                    milliseconds[name] = (time.perf_counter() - start) * 1000
+            except Exception as error:  # every caller in the batch gets it, and the thread serves the next
+                for _, outcome in jobs:
+                    outcome.set_exception(error)
+                continue
+            offset = 0
+            for digits, outcome in jobs:
+                mine = {name: values[offset : offset + len(digits)] for name, values in probabilities.items()}
+                outcome.set_result((mine, milliseconds))
+                offset += len(digits)
+
+
+# MODEL_BATCH_WAIT_MS: how long the batcher waits for more callers after the first (0: it takes only those waiting)
+BATCHER = Batcher(predict, wait_s=float(os.environ.get("MODEL_BATCH_WAIT_MS", "0")) / 1000)
+
+
 def answer(probabilities: np.ndarray, model_name: str) -> dict:
     """One model's answer for one digit: its label, how sure it is, all ten probabilities by label (calibrated),
     whether it takes the input for a digit it knows, and its digit score (0 to 1; 0.5 or more: a digit)."""
@@ -63,10 +136,14 @@ def answer(probabilities: np.ndarray, model_name: str) -> dict:
     }
 
 
-def both(digits: list[np.ndarray] | np.ndarray, predict=predict) -> list[dict]:
-    """Both models' answers for each 28x28 digit, and whether they agree; one model call each for all of them."""
+def both(digits: list[np.ndarray] | np.ndarray, predict=None) -> list[dict]:
+    """Both models' answers for each 28x28 digit, and whether they agree: through the batcher, or with
+    `predict(model_name, batch)` called directly, once per model for all of them."""
     batch = np.stack(digits)[..., None]
-    probabilities = {name: predict(name, batch) for name in model_defs.MODEL_NAMES}
+    if predict is None:
+        probabilities = BATCHER.run(batch)[0]
+    else:
+        probabilities = {name: predict(name, batch) for name in model_defs.MODEL_NAMES}
     results = []
     for index in range(len(batch)):
         pair = {name: answer(probabilities[name][index], name) for name in model_defs.MODEL_NAMES}
@@ -75,16 +152,10 @@ def both(digits: list[np.ndarray] | np.ndarray, predict=predict) -> list[dict]:
 
 
 def timed(digit: np.ndarray) -> tuple[dict, dict[str, float]]:
-    """Both models' answers for one 28x28 digit, and each model's wall time in milliseconds (TensorFlow runs part
-    of each call on its own thread, so this thread's CPU time would undercount it)."""
-    batch = digit[None, :, :, None]
-    pair, milliseconds = {}, {}
-    for name in model_defs.MODEL_NAMES:
-        start = time.perf_counter()
-        probabilities = predict(name, batch)[0]
-        milliseconds[name] = (time.perf_counter() - start) * 1000
-        pair[name] = answer(probabilities, name)
-    return agreeing(pair), milliseconds
+    """Both models' answers for one 28x28 digit, through the batcher, and each model's wall time in milliseconds for
+    the batch it ran in (TensorFlow runs part of each call on its own thread, so CPU time would undercount it)."""
+    probabilities, milliseconds = BATCHER.run(digit[None, :, :, None])
+    return agreeing({name: answer(probabilities[name][0], name) for name in model_defs.MODEL_NAMES}), milliseconds
 
 
 def agreeing(pair: dict) -> dict:
@@ -94,22 +165,25 @@ def agreeing(pair: dict) -> dict:
     return {**pair, "agree": pair["cnn"]["label"] == pair["linear"]["label"], "is_digit": is_digit}
 
 
-def verdict(pair: dict) -> str:
+def verdict(pair: dict, language: str = words.ENGLISH) -> str:
     """One line on both answers for a digit: not a digit and who noticed, the digit they agree on, or who says
-    what."""
+    what; in English (the API's) unless the page asks for its visitor's language."""
     cnn, linear = pair["cnn"]["label"], pair["linear"]["label"]
     if not pair["is_digit"]:
         noticed = [name for name in model_defs.MODEL_NAMES if not pair[name]["is_digit"]]
         if len(noticed) == len(model_defs.MODEL_NAMES):
-            return "That doesn't look like a digit: neither model knows it."
+            return words.text("verdict_neither", language)
         other = next(name for name in model_defs.MODEL_NAMES if name not in noticed)
-        return (
-            f"That doesn't look like a digit: {NAMES[noticed[0]]} noticed "
-            f"({NAMES[other]} would say **{pair[other]['label']}**)."
+        return words.text(
+            "verdict_noticed",
+            language,
+            noticed=words.text(f"the_{noticed[0]}", language),
+            other=words.text(f"the_{other}", language),
+            label=pair[other]["label"],
         )
     if cnn == linear:
-        return f"Both models say **{cnn}**."
-    return f"The models disagree: the CNN says **{cnn}**, the dense network **{linear}**."
+        return words.text("verdict_both", language, digit=cnn)
+    return words.text("verdict_disagree", language, cnn=cnn, linear=linear)
 
 
 def read_as(answer: dict) -> str:

@@ -37,6 +37,7 @@ EN = {
     "clear": "Clear",
     "hint": "Draw a digit on the canvas, or upload a photo of one.",
     "examples_digits": "Examples: MNIST digits and synthetic photos, scans, drawings",
+    "example": "Example",
     "seen_caption": "What the models see (28x28)",
     "input_alt": "28x28 input",
     "answer_status": "The models' answer",
@@ -44,6 +45,16 @@ EN = {
     "several_digits": "This picture seems to hold {count} digits: to read them all, use **Read a number** below.",
     "model_cnn": "CNN",
     "model_linear": "dense network",
+    "title_cnn": "CNN",
+    "title_linear": "Dense network",
+    "title_wide_cnn": "Write-up's wide CNN",
+    "percent": "{share:.1%}",
+    "percent_2": "{share:.2%}",
+    "count": "{count:,}",
+    "loss": "{loss:.4f}",
+    "auroc": "{value:.3f}",
+    "milliseconds": "{value:.2f} ms",
+    "accuracy_change": "{before:.2%} → {after:.2%}",
     "the_cnn": "the CNN",
     "the_linear": "the dense network",
     "verdict_both": "Both models say **{digit}**.",
@@ -114,7 +125,8 @@ EN = {
     "stress_thickness": "thicken (+) or thin (-)",
     "stress_reset": "Reset to the input as drawn",
     "what_models_see": "what the models see",
-    "evidence_alt": "{model}'s evidence map",
+    "number": "{value:.1f}",
+    "evidence_alt": "{model} evidence",
     "evidence_caption": "{model}: {label} ({confidence:.1%})<br>digit score {score:.2f}",
     "evidence_not_a_digit": ": not a digit it knows",
     "evidence_legend": (
@@ -165,6 +177,8 @@ EN = {
     "minutes": "{minutes:.0f} min",
     "hours": "{hours:.1f} h",
     "not_on_this_page": "not on this page",
+    "images_test": "{count:,} test images",
+    "images_validation": "{count:,} validation images",
     "curves_figure": "Accuracy and loss per epoch",
     "confusion": "**Confusion matrix: {model}**",
     "honesty": (
@@ -208,6 +222,7 @@ PT_BR = {
     "clear": "Limpar",
     "hint": "Desenhe um dígito na tela ou envie a foto de um.",
     "examples_digits": "Exemplos: dígitos do MNIST e fotos, digitalizações e desenhos sintéticos",
+    "example": "Exemplo",
     "seen_caption": "O que os modelos enxergam (28x28)",
     "input_alt": "entrada de 28x28",
     "answer_status": "A resposta dos modelos",
@@ -217,6 +232,16 @@ PT_BR = {
     ),
     "model_cnn": "CNN",
     "model_linear": "rede densa",
+    "title_cnn": "CNN",
+    "title_linear": "Rede densa",
+    "title_wide_cnn": "CNN larga do relatório",
+    "percent": "{share:.1%}",
+    "percent_2": "{share:.2%}",
+    "count": "{count:,}",
+    "loss": "{loss:.4f}",
+    "auroc": "{value:.3f}",
+    "milliseconds": "{value:.2f} ms",
+    "accuracy_change": "{before:.2%} → {after:.2%}",
     "the_cnn": "a CNN",
     "the_linear": "a rede densa",
     "verdict_both": "Os dois modelos dizem **{digit}**.",
@@ -290,7 +315,8 @@ PT_BR = {
     "stress_thickness": "engrossar (+) ou afinar (-)",
     "stress_reset": "Voltar à entrada como foi desenhada",
     "what_models_see": "o que os modelos enxergam",
-    "evidence_alt": "mapa de pistas da {model}",
+    "number": "{value:.1f}",
+    "evidence_alt": "pistas da {model}",
     "evidence_caption": "{model}: {label} ({confidence:.1%})<br>nota de dígito {score:.2f}",
     "evidence_not_a_digit": ": não é um dígito que ela conheça",
     "evidence_legend": (
@@ -347,6 +373,8 @@ PT_BR = {
     "minutes": "{minutes:.0f} min",
     "hours": "{hours:.1f} h",
     "not_on_this_page": "fora desta página",
+    "images_test": "{count:,} imagens de teste",
+    "images_validation": "{count:,} imagens de validação",
     "curves_figure": "Acurácia e perda por época",
     "confusion": "**Matriz de confusão: {model}**",
     "honesty": (
@@ -399,6 +427,11 @@ def text(key: str, language: str = ENGLISH, **values) -> str:
     if not values:
         return template
     return FORMATTERS[language if key in table else ENGLISH].format(template, **values)
+
+
+def every_language(*keys: str) -> dict[str, dict[str, str]]:
+    """Those strings in every language, for the page's scripts to choose from: {language: {key: text}}."""
+    return {language: {key: text(key, language) for key in keys} for language in LANGUAGES}
 
 
 def language(accept_language: str | None = None, chosen: str | None = None) -> str:

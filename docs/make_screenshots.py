@@ -86,7 +86,7 @@ def visit(page, size: str, uploads: list[Path]) -> None:
     draw(page, SEVEN)
     page.locator("#summary", has_text="Both models say 7.").wait_for()
     page.locator("#why").get_by_text("Why they differ").first.click()
-    page.locator("#why_maps img[alt='cnn evidence']").wait_for()
+    page.locator("#why_maps img[alt='CNN evidence']").wait_for()
     page.locator("#why_maps").scroll_into_view_if_needed()
     page.evaluate("() => document.querySelector('#why_maps').scrollIntoView({block: 'start'})")
     page.wait_for_timeout(500)

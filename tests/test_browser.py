@@ -200,8 +200,8 @@ def test_why_they_differ_follows_the_drawing_and_the_stress_controls(page):
     page.locator("#why_maps", has_text="Draw a digit").wait_for()  # the hint, not a map
     draw(page, SEVEN)
     expect_both_models_say(page, 7)
-    page.locator("#why_maps img[alt='cnn evidence']").wait_for()
-    assert page.locator("#why_maps img[alt='linear evidence']").count() == 1
+    page.locator("#why_maps img[alt='CNN evidence']").wait_for()
+    assert page.locator("#why_maps img[alt='dense network evidence']").count() == 1
     assert page.locator("#why_insides img").count() == 3  # two CNN layers, the dense templates
     for label in ("#why_cnn", "#why_linear"):
         wait_until_answered(page, label)
@@ -279,7 +279,7 @@ def test_clear_clears_the_digit_every_time(page):
         expect_cleared(page)
         draw(page, stroke)
         expect_both_models_say(page, digit)
-        page.locator("#why_maps img[alt='cnn evidence']").wait_for()
+        page.locator("#why_maps img[alt='CNN evidence']").wait_for()
         assert ink(page, "#sketchpad") > 1000
     page.screenshot(path=SCREENSHOTS / "clear_clears_the_digit.png")
 

@@ -9,7 +9,7 @@ import pytest
 import model_defs
 from conftest import REPO
 from digit_studio.web import compare_section, why_section
-from digit_studio.web.page import MODEL_NAMES
+from digit_studio.web.page import model_name
 
 METRICS = json.loads((REPO / "weights" / "metrics.json").read_text())["models"]
 ROBUSTNESS = json.loads((REPO / "weights" / "robustness.json").read_text())
@@ -43,7 +43,7 @@ def test_the_honesty_table_is_not_a_digit_json():
     text = page_texts()["honesty"]
     for name, entry in NOT_A_DIGIT["models"].items():
         before, after = entry["calibration_error_before"], entry["calibration_error"]
-        assert f"| {MODEL_NAMES[name]} | {before:.1%} → {after:.1%} | {entry['auroc_test_digits']:.3f} | " in text
+        assert f"| {model_name(name)} | {before:.1%} → {after:.1%} | {entry['auroc_test_digits']:.3f} | " in text
         assert f"| {entry['flagged']['non-digits']:.1%} | {entry['flagged']['MNIST test digits']:.1%} |" in text
     assert f"| {NOT_A_DIGIT['studio']['non-digits']:.1%} |" in text
 

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 from PIL import Image
 
+from digit_studio import words
 from digit_studio.core import preprocess
 
 BLOCK = 2  # occlusion block side in pixels
@@ -38,13 +39,7 @@ STRESS_LIMITS = {
     "scale": (0.6, 1.4, 1.0),
     "thickness": (-2.0, 2.0, 0.0),
 }
-STRESS_TITLES = {
-    "shift_x": "shift right (px)",
-    "shift_y": "shift down (px)",
-    "rotation": "rotate anticlockwise (degrees)",
-    "scale": "scale",
-    "thickness": "thicken (+) or thin (-)",
-}
+STRESS_TITLES = {name: words.text(f"stress_{name}") for name in STRESS_LIMITS}  # the page's words, in English
 TEMPLATE_COUNT = 8
 
 

@@ -12,13 +12,13 @@ import gradio as gr
 import numpy as np
 
 import model_defs
-from digit_studio import answers, corrections, hub
+from digit_studio import answers, corrections, hub, words
 from digit_studio.web import callers, events
-from digit_studio.web.page import PAGE_EVENT, Page, Wire
+from digit_studio.web.page import PAGE_EVENT, Page, Wire, say, shown
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "corrections"
-NO_ANSWER = "Draw or upload a digit first; then say what it was."
-DISAGREE = "The models disagree: choose the digit it was under It was a..."
+NO_ANSWER = words.text("no_answer")
+DISAGREE = words.text("models_disagree")
 CORRECT_DESCRIPTION = events.api_description(
     "Keeps a correction for retraining the models: a person's label for the digit in an image, '0' to '9' or "
     f"'{corrections.NOT_A_DIGIT}'. Send only labels a person gave; {corrections.PER_ADDRESS} corrections per "
@@ -50,18 +50,14 @@ def configure() -> corrections.Store:
     return store
 
 
-def where_kept() -> str:
+def where_kept(language: str = words.ENGLISH) -> str:
     if SETTINGS.repo:
-        return f"pushed every few minutes to the Hugging Face dataset {SETTINGS.repo}"
-    return "kept on this server only"
+        return words.text("kept_on_hub", language, repo=SETTINGS.repo)
+    return words.text("kept_here", language)
 
 
-def note() -> str:
-    return (
-        "**Was it right?** Your answer helps retrain the models. Kept: the 28x28 image the models saw (a drawing's "
-        "strokes too), both answers, your label and the time; never your photo as sent, nothing about you; "
-        f"{where_kept()}."
-    )
+def note(language: str = words.ENGLISH) -> str:
+    return words.text("correction_note", language, where=where_kept(language))
 
 
 def weights_sha256(metrics: dict) -> dict:
@@ -74,10 +70,17 @@ def keep(
     """Keep the correction with both models' answers on the digit (pair: answers.both's, if already run), counted
     by its caller's address (callers.py), whichever surface it came through; its row."""
     if SETTINGS.store is None:
-        raise corrections.CorrectionError("Corrections are not switched on for this server.")
+        raise corrections.CorrectionError(words.text("corrections_off"))
     pair = pair or answers.both([digit])[0]
     models = {name: pair[name] for name in model_defs.MODEL_NAMES}
     return SETTINGS.store.add(digit, label, models, source, weights_sha256(metrics), callers.address(request), strokes)
+
+
+def warning(error: Exception, request: gr.Request) -> str:
+    """Why a correction was not kept, in the visitor's language: a refusal as it is worded, anything else as
+    events.message_for says."""
+    message = str(error) if isinstance(error, corrections.CorrectionError) else events.message_for(error)
+    return words.translate(message, events.language_of(request))
 
 
 def number_labels(pairs: list[dict], typed: str | None) -> list[str]:
@@ -86,13 +89,11 @@ def number_labels(pairs: list[dict], typed: str | None) -> list[str]:
     if typed == "right":
         readings = {"".join(answers.read_as(pair[name]) for pair in pairs) for name in model_defs.MODEL_NAMES}
         if len(readings) > 1:
-            raise corrections.CorrectionError("The models read it differently: type the number it was.")
+            raise corrections.CorrectionError(words.text("number_read_differently"))
         typed = readings.pop()
     typed = (typed or "").strip()
     if len(typed) != len(pairs) or any(char not in "0123456789?" for char in typed):
-        raise corrections.CorrectionError(
-            f"Type one digit per piece, {len(pairs)} in all, with ? for a piece that is no digit."
-        )
+        raise corrections.CorrectionError(words.text("number_type_digits", count=len(pairs)))
     return [corrections.NOT_A_DIGIT if char == "?" else char for char in typed]
 
 
@@ -108,14 +109,14 @@ def label_for_right(pair: dict) -> str:
 def panel(page: Page) -> Wire:
     """The correction controls, placed where it is called (under the answer cards)."""
     with gr.Group(elem_id="correction"):
-        gr.Markdown(note(), elem_id="correction_note")
+        gr.Markdown(shown(note), elem_id="correction_note")
         with gr.Row(equal_height=True):
-            right = gr.Button("Right", size="sm", elem_id="correct_right")
-            not_digit = gr.Button("Not a digit", size="sm", elem_id="correct_not_a_digit")
+            right = gr.Button(say("right"), size="sm", elem_id="correct_right")
+            not_digit = gr.Button(say("not_a_digit"), size="sm", elem_id="correct_not_a_digit")
             it_was = gr.Dropdown(
                 list(corrections.DIGITS),
                 value=None,
-                label="It was a ...",
+                label=say("it_was_a"),
                 elem_id="correct_digit",
                 min_width=120,
                 interactive=True,
@@ -132,12 +133,12 @@ def panel(page: Page) -> Wire:
             pair = answers.both([digit])[0]
             label = label_for_right(pair) if label == "right" else label
             row = keep(digit, label, shown["source"], page.metrics, request, shown.get("strokes"), pair)
-        except corrections.CorrectionError as error:
-            return f"⚠️ {error}", None
         except Exception as error:
-            return f"⚠️ {events.message_for(error)}", None
-        kept = "not a digit" if row["label"] == corrections.NOT_A_DIGIT else f"a {row['label']}"
-        return f"Thank you: kept as {kept}.", None
+            return f"⚠️ {warning(error, request)}", None
+        language = events.language_of(request)
+        if row["label"] == corrections.NOT_A_DIGIT:
+            return words.text("kept_as_not_a_digit", language), None
+        return words.text("kept_as_digit", language, label=row["label"]), None
 
     def confirm(shown: dict | None, request: gr.Request) -> tuple:
         return correct(shown, "right", request)
@@ -189,28 +190,27 @@ def panel(page: Page) -> Wire:
 def number_panel(page: Page, last: gr.State) -> Wire:
     """The correction controls under a read number: "Right", or the number it was, typed; one row per piece."""
     with gr.Group(elem_id="number_correction"):
-        gr.Markdown("**Was it right?** As for a single digit, each piece is kept with its label.")
+        gr.Markdown(say("number_correction_note"))
         with gr.Row(equal_height=True):
-            right = gr.Button("Right", size="sm", elem_id="number_correct_right")
+            right = gr.Button(say("right"), size="sm", elem_id="number_correct_right")
             typed = gr.Textbox(
-                label="It was", placeholder="the number; ? for a piece that is no digit", elem_id="number_correct_text"
+                label=say("it_was"), placeholder=say("it_was_placeholder"), elem_id="number_correct_text"
             )
-            keep_typed = gr.Button("Keep", size="sm", elem_id="number_correct_keep")
+            keep_typed = gr.Button(say("keep"), size="sm", elem_id="number_correct_keep")
         thanks = gr.Markdown("", elem_id="number_correction_thanks")
 
     def correct(shown: dict | None, text: str | None, request: gr.Request) -> tuple:
         try:
             if not shown:
-                raise corrections.CorrectionError("Write or upload a number first; then say what it was.")
+                raise corrections.CorrectionError(words.text("number_no_answer"))
             pairs = answers.both(shown["digits"])  # one call of each model for every piece
             labels = number_labels(pairs, text)
             for digit, label, pair in zip(shown["digits"], labels, pairs, strict=True):
                 keep(digit, label, shown["source"], page.metrics, request, shown.get("strokes"), pair)
-        except corrections.CorrectionError as error:
-            return f"⚠️ {error}", gr.skip()
         except Exception as error:
-            return f"⚠️ {events.message_for(error)}", gr.skip()
-        return f"Thank you: kept {len(labels)} pieces as {''.join('?' if len(x) > 1 else x for x in labels)}.", ""
+            return f"⚠️ {warning(error, request)}", gr.skip()
+        kept = "".join("?" if len(label) > 1 else label for label in labels)
+        return words.text("number_kept", events.language_of(request), count=len(labels), labels=kept), ""
 
     def confirm(shown: dict | None, request: gr.Request) -> tuple:
         return correct(shown, "right", request)

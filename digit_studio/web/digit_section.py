@@ -8,7 +8,7 @@ import gradio as gr
 import numpy as np
 
 import model_defs
-from digit_studio import answers
+from digit_studio import answers, words
 from digit_studio.core import preprocess, segmentation
 from digit_studio.web import corrections_panel, events, pen_canvas, uploads
 from digit_studio.web.page import (
@@ -20,13 +20,16 @@ from digit_studio.web.page import (
     answer_card,
     draw_or_upload,
     examples,
+    language_switch,
     preview_html,
+    say,
+    shown,
+    status_region,
 )
 
 EXAMPLES = sorted(str(path) for path in EXAMPLES_DIR.iterdir() if path.suffix in {".png", ".jpg", ".webp"})
 
 
-SEEN_CAPTION = "What the models see (28x28)"
 CLASSIFY_DESCRIPTION = events.api_description(
     "Which digit (0-9) a picture of one handwritten digit shows, according to two models: a LeNet-style CNN and a "
     "dense network, each with how sure it is and whether it takes the picture for a digit at all.",
@@ -37,11 +40,11 @@ CLASSIFY_DESCRIPTION = events.api_description(
 )
 
 
-def reading(digit: np.ndarray) -> tuple[dict, str]:
+def reading(digit: np.ndarray, language: str = words.ENGLISH) -> tuple[dict, str]:
     """Both models' answers for one digit and the summary every surface shows: the verdict and the models' time."""
     pair, milliseconds = answers.timed(digit)
-    timing = f"CNN {milliseconds['cnn']:.1f} ms · dense network {milliseconds['linear']:.1f} ms on the server"
-    return pair, f"{answers.verdict(pair)}\n\n{timing}"
+    timing = words.text("timing", language, **milliseconds)
+    return pair, f"{answers.verdict(pair, language)}\n\n{timing}"
 
 
 def describe(digit: np.ndarray) -> tuple:
@@ -50,22 +53,35 @@ def describe(digit: np.ndarray) -> tuple:
     return pair["cnn"]["confidences"], pair["linear"]["confidences"], preview_html(digit), summary
 
 
-def show(digit: np.ndarray, drawing: int | None = None) -> tuple:
-    """The page's outputs for one digit: both models' answer cards (for the canvas's drawing number `drawing`, if
-    drawn), the 28x28 view and the summary."""
-    pair, summary = reading(digit)
-    cards = (answer_card(name, pair[name], drawing) for name in model_defs.MODEL_NAMES)
-    seen = f'<figure style="margin:0">{preview_html(digit)}<figcaption>{SEEN_CAPTION}</figcaption></figure>'
-    return *cards, seen, f"### {summary}"  # the verdict as the page's headline
+def show(digit: np.ndarray, drawing: int | None = None, language: str = words.ENGLISH) -> tuple:
+    """The page's outputs for one digit, in the visitor's language: both models' answer cards (for the canvas's
+    drawing number `drawing`, if drawn), the 28x28 view and the summary."""
+    pair, summary = reading(digit, language)
+    cards = (answer_card(name, pair[name], drawing, language) for name in model_defs.MODEL_NAMES)
+    return *cards, seen_html(digit, language), f"### {summary}"  # the verdict as the page's headline
 
 
-def upload_reading(upload: dict | None) -> tuple[np.ndarray, str]:
+def seen_html(digit: np.ndarray, language: str = words.ENGLISH) -> str:
+    view, caption = preview_html(digit, language=language), words.text("seen_caption", language)
+    return f'<figure style="margin:0">{view}<figcaption>{caption}</figcaption></figure>'
+
+
+def live_view(number: int, sketch: dict) -> dict:
+    """What the page shows while the pen moves: both cards and the 28x28 view (the verdict waits for the pen to
+    lift, when the drawing has settled)."""
+    digit = events.digit_from_pen(sketch)
+    pair = answers.both([digit])[0]
+    cards = {name: answer_card(name, pair[name], number) for name in model_defs.MODEL_NAMES}
+    return {**cards, "preview": seen_html(digit)}
+
+
+def upload_reading(upload: dict | None, language: str = words.ENGLISH) -> tuple[np.ndarray, str]:
     """An uploaded picture's digit, and what several_digits says of it: one decode for both."""
     with uploads.image_file(events.upload_path(upload)) as image:
-        return preprocess.preprocess_image(image), several_digits(image)
+        return preprocess.preprocess_image(image), several_digits(image, language)
 
 
-def several_digits(image) -> str:
+def several_digits(image, language: str = words.ENGLISH) -> str:
     """A line pointing to the number reader when a picture holds more than one digit; else nothing."""
     try:
         count = len(segmentation.digits_in_image(image))
@@ -73,62 +89,75 @@ def several_digits(image) -> str:
         return ""
     if count < 2:
         return ""
-    return f"\n\nThis picture seems to hold {count} digits: to read them all, use **Read a number** below."
+    return "\n\n" + words.text("several_digits", language, count=count)
+
+
+def empty(name: str) -> gr.i18n.I18nData:
+    """A model's card before any answer, in the visitor's language."""
+    return shown(lambda language: answer_card(name, None, language=language))
 
 
 def layout(page: Page) -> Wire:
-    gr.Markdown(
-        "# Handwritten-digit studio\nDraw a digit or upload a photo: a LeNet-style CNN and a plain dense network "
-        "each say which digit they see, how sure they are, or that it is no digit they know. (The dense network is "
-        'the original teaching project\'s "linear" model.)',
-        elem_id="intro",
-    )
+    language_switch()
+    gr.Markdown(say("intro"), elem_id="intro")
     with gr.Row(elem_id="digit_row"):
         with gr.Column():
             pad, upload, sketch, tabbed = draw_or_upload(
-                ("Draw", "Upload"), ("Draw one digit", "Upload a digit"), ("sketchpad", "upload"), 400, "Clear"
+                ("tab_draw", "tab_upload"),
+                ("canvas_digit", "upload_digit"),
+                ("sketchpad", "upload"),
+                400,
+                "clear",
+                events.live_answers(live_view, "sketchpad"),
             )
         with gr.Column():
-            summary = gr.Markdown(HINT, elem_id="summary")
+            summary = gr.Markdown(say("hint"), elem_id="summary")
+            status_region("#summary")
             with gr.Row(elem_id="cards"):
-                cards = [gr.HTML(answer_card(name, None), elem_id=f"{name}_answer") for name in model_defs.MODEL_NAMES]
+                cards = [
+                    gr.HTML(empty(name), elem_id=f"{name}_answer", **pen_canvas.follows("sketchpad", name))
+                    for name in model_defs.MODEL_NAMES
+                ]
             with gr.Row():  # side by side where there is room, so that the examples start within the first screen
                 with gr.Column(scale=0, min_width=190):
-                    preview = gr.HTML(elem_id="preview")
+                    preview = gr.HTML(elem_id="preview", **pen_canvas.follows("sketchpad", "preview"))
                 with gr.Column(scale=1, min_width=260):
                     correction = corrections_panel.panel(page)
             # What /classify and /classify_sketch return first, as Gradio Label values; the page shows the cards.
             labels = [
                 gr.Label(num_top_classes=10, visible=False, elem_id=f"{name}_label") for name in model_defs.MODEL_NAMES
             ]
-            examples(EXAMPLES, "Examples: MNIST digits and synthetic photos, scans, drawings", upload, tabbed)
+            examples(EXAMPLES, "examples_digits", upload, tabbed)
     outputs = [*labels, preview, summary]
     page.current_digit = gr.State(None)
     page.last_answer = gr.State(None)
     page.digit_upload = upload
     page.sketchpads.append(sketch)
 
-    empty = tuple(answer_card(name, None) for name in model_defs.MODEL_NAMES)
-    nothing = (*empty, "", HINT, None, None)  # the page before any answer: cards, 28x28 view, summary, states
+    def nothing(language: str, summary: str | None = None) -> tuple:
+        """The page before any answer: cards, 28x28 view, summary (the hint unless given), states."""
+        cards = (answer_card(name, None, language=language) for name in model_defs.MODEL_NAMES)
+        return *cards, "", summary or words.text("hint", language), None, None
 
-    def uploaded(value: dict | None) -> tuple:
+    def uploaded(value: dict | None, request: gr.Request) -> tuple:
         """The page's view of an upload: the cards, the 28x28 view and the summary (pointing to the number reader for
         a picture of several digits), and the digit itself, for "Why they differ" and a correction. A picture that
         holds no digit says why; with no picture the page shows its hint."""
+        language = events.language_of(request)
         try:
-            digit, note = upload_reading(value)
+            digit, note = upload_reading(value, language)
         except preprocess.NoDigitError as error:
             if events.file_path(value):
-                return *empty, "", str(error), None, None
+                return nothing(language, words.translate(str(error), language))
             raise
-        *outputs, summary = show(digit)
+        *outputs, summary = show(digit, language=language)
         return *outputs, summary + note, digit, {"digit": digit, "source": "upload", "strokes": None}
 
     def drawn(evt: gr.EventData, request: gr.Request) -> tuple:
         """The page's view of the canvas's drawing: as uploaded's, its cards marked with the drawing's number."""
-        with pen_canvas.drawing(evt, request, pad) as (number, strokes):
+        with pen_canvas.drawing(evt, pad) as (number, strokes):
             digit = events.digit_from_pen(strokes)
-            *outputs, summary = show(digit, number)
+            *outputs, summary = show(digit, number, events.language_of(request))
         return *outputs, summary, digit, {"digit": digit, "source": "canvas", "strokes": strokes["layers"][0]}
 
     def classify(value: dict | None) -> tuple:
@@ -146,8 +175,8 @@ def layout(page: Page) -> Wire:
         page_outputs = {"outputs": [*cards, preview, summary, page.current_digit, page.last_answer], **PAGE_EVENT}
         correction()
         pad_view = events.guarded(drawn, no_digit=nothing)
-        # While the pen moves (input) the answers follow it; at pen-up, Undo and Clear (change) so does "Why".
-        pad.input(pad_view, None, trigger_mode="always_last", **page_outputs)
+        # While the pen moves, live_view answers outside the queue; at pen-up, Undo and Clear (change) the whole page
+        # does, "Why they differ" too.
         pad.change(pad_view, None, trigger_mode="always_last", **page_outputs).success(**page.why_refresh)
         upload.change(events.guarded(uploaded, no_digit=nothing), upload, **page_outputs).success(**page.why_refresh)
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.

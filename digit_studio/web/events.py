@@ -6,6 +6,8 @@ uploads.py applies the same limits to every event), and one error policy.
     api_description=events.api_description(does, returns)  # an image endpoint's description, API page and MCP tool
 
 A page event whose drawing was overtaken by a newer one (pen_canvas.Stale) changes nothing on the page.
+
+    live = events.live_answers(outputs_of, pad_id)   # a canvas's live server function, with the same policy
 """
 
 import functools
@@ -31,13 +33,15 @@ def message_for(error: Exception) -> str:
     return SERVER_FAULT
 
 
-def guarded(function, no_digit: tuple | None = None):
-    """function as an event or endpoint: a gr.Error passes as it is, "No digit found" returns no_digit where it is
-    given (the page's hint) and is an error where it is not, a stale drawing updates nothing, and anything else is
-    shown as message_for says."""
+def guarded(function, no_digit=None):
+    """function as an event or endpoint: a gr.Error passes as it is, "No digit found" returns no_digit(language)
+    where it is given (the page's hint) and is an error where it is not, a stale drawing updates nothing, and
+    anything else is shown as message_for says. A page event's messages are in its visitor's language (a function
+    taking a gr.Request); an endpoint's, in English."""
 
     @functools.wraps(function)
     def event(*args):
+        language = language_of(next((arg for arg in args if isinstance(arg, gr.Request)), None))
         try:
             return function(*args)
         except gr.Error:
@@ -46,12 +50,20 @@ def guarded(function, no_digit: tuple | None = None):
             return gr.skip()
         except preprocess.NoDigitError as error:
             if no_digit is None:
-                raise gr.Error(str(error)) from None
-            return no_digit
+                raise gr.Error(words.translate(str(error), language)) from None
+            return no_digit(language)
         except Exception as error:
-            raise gr.Error(message_for(error)) from None
+            raise gr.Error(words.translate(message_for(error), language)) from None
 
     return event
+
+
+def language_of(request: gr.Request | None) -> str:
+    """A page visitor's language: the page's switch (?lang=), else the browser's first language; English for a
+    program."""
+    if request is None:
+        return words.ENGLISH
+    return words.language(request.headers.get("accept-language"), request.query_params.get("lang"))
 
 
 def api_description(does: str, returns: str) -> str:
@@ -101,3 +113,23 @@ def digit_from_pen(sketch: dict) -> np.ndarray:
     uploads.sketch_files reads them."""
     with uploads.sketch_files(sketch) as arrays:
         return preprocess.preprocess_sketch(arrays)
+
+
+def live_answers(outputs_of, pad_id: str):
+    """The server function `live` for canvas pad_id: {"page", "drawing", "png"} in; out, the drawing's number and
+    outputs_of(number, sketch), or {"stale": True} for a drawing overtaken by a newer one, {"empty": True} for a
+    blank canvas, or {"error": message}. Every limit and message of the queued events applies."""
+
+    def live(data) -> dict:  # the name the canvas's script calls
+        number = data.get("drawing") if isinstance(data, dict) else None
+        try:
+            with pen_canvas.drawing_in(data, pad_id) as (number, sketch):
+                return {"drawing": number, "outputs": outputs_of(number, sketch)}
+        except pen_canvas.Stale:
+            return {"drawing": number, "stale": True}
+        except preprocess.NoDigitError:
+            return {"drawing": number, "empty": True}
+        except Exception as error:  # told as the queued events tell it; ours are logged there
+            return {"drawing": number, "error": message_for(error)}
+
+    return live

@@ -17,6 +17,14 @@ Nothing else in the studio touches Gradio's internals.
    files anyway. Those tools are left out; /classify_sketch and /read_number_sketch stay in the Gradio API.
 4. clean_mcp_files: Gradio's MCP server writes each data: URL it receives to its cache and tracks it nowhere, so
    those copies would stay for good; they are handed to the UploadJanitor like any upload.
+5. spare_the_analytics: after every event its queue rebuilds a pandas summary of up to 10,000 past events, read only
+   by the monitoring dashboard this app never enables; with a class drawing at once that was most of the queue's
+   work per event (docs/performance.md). GRADIO_ANALYTICS_CACHE_FREQUENCY spaces it out; it is read when the queue
+   is made, so this runs before demo.queue(), and a value set in the environment wins.
+
+6. NAMED_EXAMPLES_JS: gr.Examples shows each example picture as a button holding an image with an empty alt, so a
+   screen reader announces a row of unnamed buttons (axe-core's button-name); each is named after its file. A
+   gr.Image's picture is such a button too; it is named after the image's label.
 
 Checked and not needed: setting `is_running` by hand (the lifespan gr.mount_gradio_app installs sets it at start-up).
 The API endpoints hang off hidden buttons rather than gr.api, which would describe /classify's inputs and outputs
@@ -24,6 +32,7 @@ from type hints instead of its components (its Label outputs would change).
 """
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +44,13 @@ from gradio_client.utils import is_http_url_like
 from digit_studio.web import uploads
 
 log = logging.getLogger("digit_studio")
+
+
+ANALYTICS_EVERY = 10_000  # events between two rebuilds of the queue's unused analytics summary
+
+
+def spare_the_analytics() -> None:
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))
 
 
 def refuse_unreceived_files(blocks: gr.Blocks) -> None:
@@ -115,3 +131,22 @@ class UploadJanitor:
                 self.sweep_once()
             except Exception:  # one bad pass must not end the cleaning for good, as it does Gradio's own
                 log.exception("cleaning uploads failed; trying again in %s s", self.period)
+
+
+# Names each example button "Example 3: 2 paper photo" (window.studio_words, page.HEAD), as Gradio renders a page of
+# examples; the names follow the files' own ("2_paper_photo.jpg").
+NAMED_EXAMPLES_JS = """
+new MutationObserver(() => {
+  document.querySelectorAll(".gallery-item:not([aria-label])").forEach((button) => {
+    const image = button.querySelector("img");
+    if (!image) return;
+    const file = decodeURIComponent(image.src.split("/").pop()).replace(/\\.[a-z]+$/i, "").replaceAll("_", " ");
+    const place = [...button.parentElement.children].indexOf(button) + 1;
+    button.setAttribute("aria-label", `${window.studio_words.example} ${place}: ${file}`);
+  });
+  document.querySelectorAll(".image-container > button:not([aria-label])").forEach((button) => {
+    const label = button.closest(".block")?.querySelector("[data-testid=block-label]");
+    if (label) button.setAttribute("aria-label", label.innerText.trim());
+  });
+}).observe(document.documentElement, {childList: true, subtree: true});
+"""

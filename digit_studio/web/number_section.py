@@ -3,33 +3,30 @@ both models; and the /read_number and /read_number_sketch endpoints.
 """
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import numpy as np
 
-from digit_studio import answers
+from digit_studio import answers, words
 from digit_studio.core import segmentation
 from digit_studio.web import corrections_panel, events, pen_canvas, uploads
 from digit_studio.web.page import (
     EXAMPLES_DIR,
-    MODEL_COLOURS,
-    MODEL_NAMES,
     PAGE_EVENT,
     Page,
     Wire,
     draw_or_upload,
     examples,
+    model_label,
     preview_html,
+    say,
+    shown,
+    status_region,
 )
 
-NUMBER_HINT = "Write a number on the wide canvas, or upload a photo of one: each digit is read by both models."
 # A digit is marked for a second look when the models disagree or either is less sure than this; 80% is where
 # the examples' digits start (tests/make_examples.py), and most misread digits fall below it.
 UNSURE_BELOW = 0.8
-# At most MAX_DIGITS digits, fewer than SPLIT_BATCH: predict never splits a number's batch, so this thread never waits
-# for answers.HALVES. Concurrent readings take turns on it, as they would on the machine's two cores anyway.
-CNN_THREAD = ThreadPoolExecutor(1, thread_name_prefix="number-cnn")
 NUMBER_EXAMPLES = sorted(str(path) for path in (EXAMPLES_DIR / "numbers").iterdir())
 READ_NUMBER_DESCRIPTION = events.api_description(
     f"Reads a handwritten number of up to {segmentation.MAX_DIGITS} digits, left to right, each digit by two models: "
@@ -60,29 +57,20 @@ def number_from_pen(sketch: dict) -> list[segmentation.Digit]:
 PIECE_KEYS = ("label", "confidence", "is_digit", "digit_score")
 
 
-def model_label(name: str) -> str:
-    """A model's name in its colour, as the page's cards show it."""
-    return f'<span style="color:{MODEL_COLOURS[name]};font-weight:600">{MODEL_NAMES[name]}</span>'
-
-
-def piece_html(piece: dict) -> str:
+def piece_html(piece: dict, language: str) -> str:
     if not piece["is_digit"]:
-        return f"<b>?</b> (not a digit it knows; best guess {piece['label']})"
+        return words.text("piece_not_a_digit", language, label=piece["label"])
     return f"<b>{piece['label']}</b> {piece['confidence']:.0%}"
 
 
-def read_digits(digits: list[segmentation.Digit]) -> tuple:
-    """The outputs of both number endpoints: the JSON reading, the digits' views and a summary."""
+def read_digits(digits: list[segmentation.Digit], language: str = words.ENGLISH) -> tuple:
+    """The outputs of both number endpoints: the JSON reading, the digits' views and a summary (in English for the
+    API, in the visitor's language on the page)."""
     start = time.perf_counter()
-    batch = np.stack([digit.image for digit in digits])[..., None]  # all digits in one call per model
-    # The CNN runs on its own thread while this one makes the digits' views and then runs the dense network:
-    # TensorFlow and Pillow's encoder both release the GIL. Always the same thread, which has not just decoded and
-    # segmented the picture: the CNN's weights are more often still in its core's cache (docs/performance.md).
-    cnn = CNN_THREAD.submit(answers.predict, "cnn", batch)
-    previews = [preview_html(digit.image, 84) for digit in digits]
-    linear = answers.predict("linear", batch)
-    probabilities = {"cnn": cnn.result(), "linear": linear}
+    batch = np.stack([digit.image for digit in digits])[..., None]  # all digits in one batch, with other callers'
+    probabilities, _ = answers.BATCHER.run(batch)
     elapsed_ms = (time.perf_counter() - start) * 1000
+    previews = [preview_html(digit.image, 84, language) for digit in digits]
     entries = []
     for index, digit in enumerate(digits):
         pair = {name: answers.answer(p[index], name) for name, p in probabilities.items()}
@@ -98,50 +86,46 @@ def read_digits(digits: list[segmentation.Digit]) -> tuple:
     ]
     cards = "".join(
         f'<figure style="margin:0;padding:6px;text-align:center;border:2px solid {"#d9480f" if flag else "#ccc"}">'
-        f"{preview}<figcaption>{'<br>'.join(f'{model_label(n)} {piece_html(entry[n])}' for n in probabilities)}"
-        f"{'<br>check' if flag else ''}</figcaption></figure>"
+        f"{preview}<figcaption>"
+        f"{'<br>'.join(f'{model_label(n, language)} {piece_html(entry[n], language)}' for n in probabilities)}"
+        f"{'<br>' + words.text('piece_check', language) if flag else ''}</figcaption></figure>"
         for preview, entry, flag in zip(previews, entries, flagged, strict=True)
     )
     if reading["cnn"] == reading["linear"]:
-        verdict = f"Both models read **{reading['cnn']}**."
+        verdict = words.text("number_both", language, number=reading["cnn"])
     else:
-        verdict = f"The CNN reads **{reading['cnn']}**, the dense network **{reading['linear']}**."
+        verdict = words.text("number_differ", language, **reading)
     checks = [str(index + 1) for index, flag in enumerate(flagged) if flag]
     check = (
-        f"  \nCheck piece {', '.join(checks)}: the models disagree, one is under {UNSURE_BELOW:.0%} sure, or one "
-        'does not take it for a digit ("?").'
-        if checks
-        else ""
+        "  \n" + words.text("number_check", language, pieces=", ".join(checks), unsure=UNSURE_BELOW) if checks else ""
     )
-    summary = f"{verdict}{check}  \n{len(digits)} digits · both models {elapsed_ms:.1f} ms"
+    timing = words.text("number_timing", language, count=len(digits), milliseconds=elapsed_ms)
+    summary = f"{verdict}{check}  \n{timing}"
     views = f'<div style="display:flex;gap:8px;flex-wrap:wrap">{cards}</div>'
     return {**reading, "digits": entries}, views, summary
 
 
 def layout(page: Page) -> Wire:
     """The section's heading, canvas, upload with its examples, and outputs."""
-    gr.Markdown(
-        "## Read a number\nEvery digit, left to right, by both models in one batch each; a piece where they "
-        f"disagree, either is under {UNSURE_BELOW:.0%} sure or either sees no digit (a ?) is outlined for a second "
-        "look."
-    )
+    gr.Markdown(shown(lambda language: words.text("number_heading", language, unsure=UNSURE_BELOW)))
     last = gr.State(None)  # the reading on screen: {"digits", "source", "strokes"}, what a correction is about
     with gr.Row():
         with gr.Column():
             pad, upload, sketch, tabbed = draw_or_upload(
-                ("Draw a number", "Upload a number"),
-                ("Write a number", "Upload a number"),
+                ("tab_draw_number", "tab_upload_number"),
+                ("canvas_number", "upload_number"),
                 ("number_sketchpad", "number_upload"),
                 800,  # room for four digits as tall as the one-digit canvas's
-                "Clear the number",
+                "clear_number",
             )
         with gr.Column():
-            summary = gr.Markdown(NUMBER_HINT, elem_id="number_summary")
-            views = gr.HTML(label="Each digit as the models see it (28x28)", elem_id="number_views")
-            with gr.Accordion("As the API returns it (JSON)", open=False):
+            summary = gr.Markdown(say("number_hint"), elem_id="number_summary")
+            status_region("#number_summary")
+            views = gr.HTML(label=say("number_views"), elem_id="number_views")
+            with gr.Accordion(say("number_json"), open=False):
                 reading = gr.JSON(elem_id="number_json")
             correction = corrections_panel.number_panel(page, last)
-            examples(NUMBER_EXAMPLES, "Examples: a drawn and a photographed number", upload, tabbed)
+            examples(NUMBER_EXAMPLES, "examples_numbers", upload, tabbed)
     outputs = [reading, views, summary, last]
     page.sketchpads.append(sketch)
 
@@ -156,15 +140,16 @@ def layout(page: Page) -> Wire:
     def read_number_sketch(value: dict | None) -> tuple:
         return read_digits(number_from_sketch(value))
 
-    def uploaded(value: dict | None) -> tuple:
+    def uploaded(value: dict | None, request: gr.Request) -> tuple:
         digits = number_from_upload(value)
-        return *read_digits(digits), {"digits": [d.image for d in digits], "source": "upload", "strokes": None}
+        reading = read_digits(digits, events.language_of(request))
+        return *reading, {"digits": [d.image for d in digits], "source": "upload", "strokes": None}
 
     def drawn(evt: gr.EventData, request: gr.Request) -> tuple:
         """The page's reading of the canvas's drawing, its views marked with the drawing's number."""
-        with pen_canvas.drawing(evt, request, pad) as (number, strokes):
+        with pen_canvas.drawing(evt, pad) as (number, strokes):
             digits = number_from_pen(strokes)
-            result, views, summary = read_digits(digits)
+            result, views, summary = read_digits(digits, events.language_of(request))
         shown = {"digits": [digit.image for digit in digits], "source": "canvas", "strokes": strokes["layers"][0]}
         return result, f'<div data-drawing="{number}">{views}</div>', summary, shown
 
@@ -175,7 +160,10 @@ def layout(page: Page) -> Wire:
             events.guarded(read_number), upload, api_name="read_number", api_description=READ_NUMBER_DESCRIPTION, **api
         )
         gr.Button(visible=False).click(events.guarded(read_number_sketch), sketch, api_name="read_number_sketch", **api)
-        hint = (None, "", NUMBER_HINT, None)
+
+        def hint(language: str) -> tuple:
+            return None, "", words.text("number_hint", language), None
+
         page_events = {"outputs": outputs, **PAGE_EVENT}
         pad_view = events.guarded(drawn, no_digit=hint)
         for event in (pad.input, pad.change):  # while the pen moves, and at pen-up, Undo and Clear

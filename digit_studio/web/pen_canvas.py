@@ -3,13 +3,20 @@ a small PNG in its event's data.
 
 Gradio's Sketchpad answers 0.6-0.9 s after the pen lifts: it renders through WebGL, encodes its background, layer
 and composite as three PNGs, uploads each, and only then sends its event. This canvas sends one PNG of the strokes
-(a few kB) in the event itself, at pen-up, and every LIVE_MS while the pen moves (the `input` event), so that the
-answers follow the pen. Each drawing carries its number; an answer for a drawing older than the newest one seen
-from that page is dropped (Drawings), so Clear, Undo or a new stroke is never overtaken by an earlier answer.
+(a few kB) in the event itself at pen-up, Undo and Clear (the `change` event, through Gradio's queue). While the pen
+moves it sends the drawing every LIVE_MS, so that the answers follow the pen: to a server function (`live`), outside
+the queue, when the section gives one, else as the `input` event. A live drawing is sent only once the previous one
+is answered, so a busy server gets fewer drawings, never a backlog; its answer is shown only if no newer drawing was
+sent meanwhile, by the output components that follow the canvas (`follows`).
 
-    pad = pen_canvas.canvas(400, 400, "sketchpad", "Clear")
+Each drawing carries its page's id and its number; an answer for a drawing older than the newest one seen from that
+page is dropped (Drawings), so Clear, Undo or a new stroke is never overtaken by an earlier answer.
+
+    live = events.live_answers(outputs_of, "sketchpad")  # outputs_of(number, sketch) -> {key: HTML}
+    pad = pen_canvas.canvas(400, 400, "sketchpad", "Clear", live=live)
+    card = gr.HTML(..., **pen_canvas.follows("sketchpad", "card"))  # shows outputs_of's "card" while the pen moves
     pad.change(function, None, outputs)   # function(evt: gr.EventData, request: gr.Request)
-    with pen_canvas.drawing(evt, request) as sketch:   # {"layers": [png bytes]}, as uploads.sketch_files reads it
+    with pen_canvas.drawing(evt, pad) as (number, sketch):   # {"layers": [png bytes]}, as uploads.sketch_files reads
         ...
 """
 
@@ -22,6 +29,7 @@ from collections.abc import Iterator
 
 import gradio as gr
 
+from digit_studio import words
 from digit_studio.core import preprocess
 
 BRUSH_PX = 18  # as thick as MNIST's strokes on a 400 px canvas
@@ -30,17 +38,19 @@ LIVE_MS = 120  # while the pen moves, at most one drawing per this many ms
 # A drawn canvas's PNG is a few kB; 800x400 px of noise is under 1.3 MB. Anything longer is not from the page.
 MAX_PNG_CHARS = 2_000_000
 PNG_PREFIX = "data:image/png;base64,"
+MAX_PAGE_ID_CHARS = 64  # the page's id is a UUID
 NOT_A_DRAWING = "That is not a drawing from the page's canvas; draw on it, or send a picture to /classify_sketch."
 
 TEMPLATE = """
 <div class="pen-canvas">
-  <div class="pen-tools" role="toolbar" aria-label="Drawing tools">
-    <button type="button" data-tool="brush" aria-pressed="true">Brush</button>
-    <button type="button" data-tool="eraser" aria-pressed="false">Eraser</button>
-    <button type="button" data-action="undo">Undo</button>
-    <button type="button" data-action="clear">${clear_label}</button>
+  <div class="pen-tools" role="toolbar" aria-label="${say[window.studio_language || "en"].drawing_tools}">
+    <button type="button" data-tool="brush" aria-pressed="true">${say[window.studio_language || "en"].brush}</button>
+    <button type="button" data-tool="eraser" aria-pressed="false">${say[window.studio_language || "en"].eraser}</button>
+    <button type="button" data-action="undo">${say[window.studio_language || "en"].undo}</button>
+    <button type="button" data-action="clear">${say[window.studio_language || "en"].clear}</button>
   </div>
-  <canvas width="${width}" height="${height}" aria-label="${label}"></canvas>
+  <canvas width="${width}" height="${height}" role="img" aria-label="${say[window.studio_language || "en"].label}">
+  </canvas>
 </div>
 """
 
@@ -64,7 +74,9 @@ JS = """
 const canvas = element.querySelector("canvas");
 const context = canvas.getContext("2d");
 const strokes = [];
-let current = null, tool = "brush", drawings = 0, lastSent = 0, timer = null;
+const page = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + String(Date.now());
+const live = typeof server !== "undefined" && server.live ? server.live : null;
+let current = null, tool = "brush", drawings = 0, lastSent = 0, timer = null, liveBusy = false, liveWanted = false;
 
 const paint = (stroke) => {
   context.globalCompositeOperation = stroke.erase ? "destination-out" : "source-over";
@@ -82,14 +94,35 @@ const redraw = () => {
   context.clearRect(0, 0, canvas.width, canvas.height);
   strokes.forEach(paint);
 };
-const send = (event) => {
+const drawing = () => {
   clearTimeout(timer);
   timer = null;
+  liveWanted = false;
   lastSent = performance.now();
   drawings += 1;
   element.dataset.sent = drawings;
   const inked = strokes.some((stroke) => !stroke.erase);
-  trigger(event, {drawing: drawings, png: inked ? canvas.toDataURL("image/png") : ""});
+  return {page, drawing: drawings, png: inked ? canvas.toDataURL("image/png") : ""};
+};
+const send = (event) => trigger(event, drawing());
+// A live answer is shown only while it answers the newest drawing sent; the next live drawing leaves once it is in.
+const sendLive = () => {
+  if (!live) return send("input");
+  if (liveBusy) { liveWanted = true; clearTimeout(timer); timer = null; return; }
+  liveBusy = true;
+  const sent = drawing();
+  live(sent).then((answer) => {
+    if (answer && answer.outputs && answer.drawing === drawings) {
+      document.dispatchEvent(new CustomEvent("pen-live", {detail: {pad: props.pad_id, outputs: answer.outputs}}));
+    }
+  }).catch(() => {}).finally(() => {
+    liveBusy = false;
+    if (liveWanted && current) schedule();
+  });
+};
+const schedule = () => {
+  const wait = Math.max(0, props.live_ms - (performance.now() - lastSent));
+  if (timer === null) timer = setTimeout(sendLive, wait);
 };
 const at = (event) => {
   const box = canvas.getBoundingClientRect();
@@ -102,6 +135,7 @@ canvas.addEventListener("pointerdown", (event) => {
   event.preventDefault();
   canvas.setPointerCapture(event.pointerId);
   current = {erase: tool === "eraser", points: [at(event)]};
+  element.dataset.pen = "down";
   strokes.push(current);
   paint(current);
 });
@@ -117,12 +151,12 @@ canvas.addEventListener("pointermove", (event) => {
   context.moveTo(x0, y0);
   context.lineTo(x, y);
   context.stroke();
-  const wait = Math.max(0, props.live_ms - (performance.now() - lastSent));
-  if (timer === null) timer = setTimeout(() => send("input"), wait);
+  schedule();
 });
 const penUp = () => {
   if (!current) return;
   current = null;
+  delete element.dataset.pen;
   send("change");
 };
 canvas.addEventListener("pointerup", penUp);
@@ -147,9 +181,14 @@ element.querySelector("[data-action=clear]").addEventListener("click", () => {
 """
 
 
-def canvas(width: int, height: int, elem_id: str, clear_label: str, label: str = "Drawing canvas") -> gr.HTML:
-    """A width x height px canvas (shown at most that size, narrower on a small screen) and its tools."""
+def canvas(width: int, height: int, elem_id: str, clear_label: str, label: str, live=None) -> gr.HTML:
+    """A width x height px canvas (shown at most that size, narrower on a small screen) and its tools, in the page's
+    language (clear_label and label: keys of its words, for Clear and the canvas's name). `live`, a
+    server function named live (events.live_answers), answers the drawings sent while the pen moves, outside the
+    queue, for the components that follow the canvas (`follows`)."""
     return gr.HTML(
+        server_functions=[live] if live else None,
+        pad_id=elem_id,
         html_template=TEMPLATE,
         css_template=CSS,
         js_on_load=JS,
@@ -157,12 +196,28 @@ def canvas(width: int, height: int, elem_id: str, clear_label: str, label: str =
         apply_default_css=False,
         width=width,
         height=height,
-        clear_label=clear_label,
-        label=label,
+        say={
+            language: {**tools, "clear": words.text(clear_label, language), "label": words.text(label, language)}
+            for language, tools in words.every_language("drawing_tools", "brush", "eraser", "undo").items()
+        },
         brush_px=BRUSH_PX,
         eraser_px=ERASER_PX,
         live_ms=LIVE_MS,
     )
+
+
+# Each output that follows a canvas shows its part of a live answer, unless the canvas has sent a newer drawing since
+FOLLOW_JS = """
+document.addEventListener("pen-live", (event) => {
+  const html = event.detail.pad === props.pad_id ? event.detail.outputs[props.live_key] : undefined;
+  if (html !== undefined) props.value = html;
+});
+"""
+
+
+def follows(pad_id: str, key: str) -> dict:
+    """A gr.HTML's arguments that make it show the `key` part of canvas `pad_id`'s live answers."""
+    return {"js_on_load": FOLLOW_JS, "pad_id": pad_id, "live_key": key}
 
 
 class Drawings:
@@ -194,20 +249,22 @@ class Drawings:
 DRAWINGS = Drawings()
 
 
-def parse(data) -> tuple[int, bytes | None]:
-    """An event's data, {"drawing": number, "png": data URL or ""}, as the number and the PNG's bytes (None for an
-    empty canvas). Anything else is a BadImageError."""
+def parse(data) -> tuple[str, int, bytes | None]:
+    """An event's data, {"page": the page's id, "drawing": number, "png": data URL or ""}, as the page, the number
+    and the PNG's bytes (None for an empty canvas). Anything else is a BadImageError."""
     if not isinstance(data, dict) or not isinstance(data.get("png"), str):
         raise preprocess.BadImageError(NOT_A_DRAWING)
-    number, png = data.get("drawing"), data["png"]
+    page, number, png = data.get("page"), data.get("drawing"), data["png"]
+    if not isinstance(page, str) or not 0 < len(page) <= MAX_PAGE_ID_CHARS:
+        raise preprocess.BadImageError(NOT_A_DRAWING)
     if not isinstance(number, int) or isinstance(number, bool) or number < 0:
         raise preprocess.BadImageError(NOT_A_DRAWING)
     if not png:
-        return number, None
+        return page, number, None
     if len(png) > MAX_PNG_CHARS or not png.startswith(PNG_PREFIX):
         raise preprocess.BadImageError(NOT_A_DRAWING)
     try:
-        return number, base64.b64decode(png[len(PNG_PREFIX) :], validate=True)
+        return page, number, base64.b64decode(png[len(PNG_PREFIX) :], validate=True)
     except (binascii.Error, ValueError):
         raise preprocess.BadImageError(NOT_A_DRAWING) from None
 
@@ -216,13 +273,18 @@ class Stale(Exception):
     """The drawing was overtaken by a newer one from the same page and canvas: its answer is not shown."""
 
 
+def drawing(evt: gr.EventData, pad: gr.HTML) -> contextlib.AbstractContextManager[tuple[int, dict]]:
+    """The drawing a queued event of canvas `pad` sent, as drawing_in reads it."""
+    return drawing_in(getattr(evt, "_data", None), pad.elem_id)
+
+
 @contextlib.contextmanager
-def drawing(evt: gr.EventData, request: gr.Request | None, pad: gr.HTML) -> Iterator[tuple[int, dict]]:
-    """The drawing an event sent, as its number and a sketch for uploads.sketch_files; raises Stale when a newer
-    drawing from the same page came first, and after the body when one came meanwhile. An empty canvas is a
-    NoDigitError."""
-    number, png = parse(getattr(evt, "_data", None))
-    key = (getattr(request, "session_hash", None), pad.elem_id)
+def drawing_in(data, pad_id: str) -> Iterator[tuple[int, dict]]:
+    """A drawing's number and a sketch for uploads.sketch_files, from its event data; raises Stale when a newer
+    drawing from the same page and canvas came first, and after the body when one came meanwhile. An empty canvas is
+    a NoDigitError."""
+    page, number, png = parse(data)
+    key = (page, pad_id)
     if not DRAWINGS.see(key, number):
         raise Stale
     if png is None:

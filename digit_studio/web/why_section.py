@@ -8,25 +8,26 @@ import gradio as gr
 import numpy as np
 
 import model_defs
-from digit_studio import answers
+from digit_studio import answers, words
 from digit_studio.core import explain
 from digit_studio.web import events
-from digit_studio.web.page import HINT, MODEL_NAMES, Page, Wire, image_html, preview_html
+from digit_studio.web.page import Page, Wire, image_html, model_name, preview_html, say, shown
 
 # The experiments describe the committed weights, so they are read from the repository's weights/ (not WEIGHTS_REPO).
 ROBUSTNESS = json.loads((model_defs.WEIGHTS_DIR / "robustness.json").read_text())
 STRESS_NAMES = tuple(explain.STRESS_LIMITS)
-MISTAKE_KINDS = {
-    "only the CNN right": lambda cnn_right, linear_right: cnn_right & ~linear_right,
-    "only the dense network right": lambda cnn_right, linear_right: ~cnn_right & linear_right,
-    "both wrong": lambda cnn_right, linear_right: ~cnn_right & ~linear_right,
-    "all the CNN's mistakes": lambda cnn_right, linear_right: ~cnn_right,
-    "all the dense network's mistakes": lambda cnn_right, linear_right: ~linear_right,
+MISTAKE_KINDS = {  # by the key of its name in the page's words
+    "only_cnn_right": lambda cnn_right, linear_right: cnn_right & ~linear_right,
+    "only_linear_right": lambda cnn_right, linear_right: ~cnn_right & linear_right,
+    "both_wrong": lambda cnn_right, linear_right: ~cnn_right & ~linear_right,
+    "cnn_mistakes": lambda cnn_right, linear_right: ~cnn_right,
+    "linear_mistakes": lambda cnn_right, linear_right: ~linear_right,
 }
 
 
-def load_mistakes() -> dict[str, list[tuple[np.ndarray, str]]]:
-    """The mistakes gallery: for each kind, (digit as float 28x28, caption) for each test digit of that kind."""
+def load_mistakes() -> dict[str, list[tuple[np.ndarray, dict]]]:
+    """The mistakes gallery: for each kind, (digit as float 28x28, its caption's values) for each test digit of that
+    kind."""
     with np.load(model_defs.WEIGHTS_DIR / "mistakes.npz") as data:
         found = {key: data[key] for key in data.files}
     right = {name: found[name] == found["label"] for name in model_defs.MODEL_NAMES}
@@ -34,7 +35,7 @@ def load_mistakes() -> dict[str, list[tuple[np.ndarray, str]]]:
         kind: [
             (
                 found["image"][i].astype(np.float32) / 255,
-                f"test #{found['index'][i]}: {found['label'][i]}; CNN {found['cnn'][i]}, dense {found['linear'][i]}",
+                {key: int(found[key][i]) for key in ("index", "label", "cnn", "linear")},
             )
             for i in np.flatnonzero(select(right["cnn"], right["linear"]))
         ]
@@ -72,51 +73,61 @@ def explain_json(digit: np.ndarray) -> tuple[dict, str]:
     return answer, evidence_html(digit, results)
 
 
-def evidence_html(digit: np.ndarray, results: dict) -> str:
+def evidence_html(digit: np.ndarray, results: dict, language: str = words.ENGLISH) -> str:
     """The input and both evidence maps side by side, each titled with the model's answer."""
-    figures = [f"<figure style='margin:0'>{preview_html(digit)}<figcaption>what the models see</figcaption></figure>"]
+    seen = words.text("what_models_see", language)
+    figures = [
+        f"<figure style='margin:0'>{preview_html(digit, language=language)}<figcaption>{seen}</figcaption></figure>"
+    ]
     for name, result in results.items():
-        picture = image_html(explain.overlay(digit, result["saliency"]), f"{name} evidence", 168)
+        alt = words.text("evidence_alt", language, model=model_name(name, language))
+        picture = image_html(explain.overlay(digit, result["saliency"]), alt, 168)
         shown = result["answer"]
-        caption = (
-            f"{MODEL_NAMES[name]}: {shown['label']} ({shown['confidence']:.1%})<br>digit score "
-            f"{shown['digit_score']:.2f}{'' if shown['is_digit'] else ': not a digit it knows'}"
-        )
+        caption = words.text(
+            "evidence_caption",
+            language,
+            model=model_name(name, language),
+            label=shown["label"],
+            confidence=shown["confidence"],
+            score=shown["digit_score"],
+        ) + ("" if shown["is_digit"] else words.text("evidence_not_a_digit", language))
         figures.append(f"<figure style='margin:0'>{picture}<figcaption>{caption}</figcaption></figure>")
-    legend = (
-        "<p style='margin:4px 0 0'><b style='color:#e0261a'>red</b>: ink that pushed the model toward its answer; "
-        "<b style='color:#2673ff'>blue</b>: ink that pushed against it (each map on its own scale). Occlusion: "
-        "each 2x2 block of ink is blanked in turn, and the map shows how much less sure the model became.</p>"
-    )
+    legend = f"<p style='margin:4px 0 0'>{words.text('evidence_legend', language)}</p>"
     return f"<div style='display:flex;gap:16px;flex-wrap:wrap'>{''.join(figures)}</div>{legend}"
 
 
-def insides_html(digit: np.ndarray) -> str:
+def insides_html(digit: np.ndarray, language: str = words.ENGLISH) -> str:
     """The CNN's two layers of feature maps and the dense network's most active first-layer units."""
     first, second = explain.feature_grids(explain.feature_maps(answers.MODELS["cnn"], digit))
     units = explain.active_units(answers.MODELS["linear"], digit)
-    unit_text = ", ".join(f"#{unit['unit']} ({unit['activation']:.1f})" for unit in units)
+    unit_text = ", ".join(
+        f"#{unit['unit']} ({words.text('number', language, value=unit['activation'])})" for unit in units
+    )
+    dense = words.text("insides_dense", language, count=len(units), units=unit_text)
     return (
-        "<p><b>CNN, first convolution</b>: 32 maps of 28x28, one per 5x5 filter, brighter where it responds.</p>"
-        + image_html(first, "CNN first-layer feature maps", first.shape[1])
-        + "<p><b>CNN, second convolution</b>: 48 maps of 10x10, each combining the first layer's maps nearby.</p>"
-        + image_html(second, "CNN second-layer feature maps", second.shape[1])
-        + f"<p><b>Dense network</b>: its {len(units)} most active first-layer units ({unit_text}), each drawn as its "
-        "784 weights: red pixels add to the unit, blue subtract, wherever the ink falls.</p>"
-        + image_html(explain.template_grid(units), "dense first-layer templates", min(900, len(units) * 115))
+        f"<p>{words.text('insides_first', language)}</p>"
+        + image_html(first, words.text("insides_first_alt", language), first.shape[1])
+        + f"<p>{words.text('insides_second', language)}</p>"
+        + image_html(second, words.text("insides_second_alt", language), second.shape[1])
+        + f"<p>{dense}</p>"
+        + image_html(
+            explain.template_grid(units), words.text("insides_dense_alt", language), min(900, len(units) * 115)
+        )
     )
 
 
-def why_view(digit: np.ndarray | None, is_open: bool, *settings) -> tuple:
-    """The whole section for the current input under the stress controls; skipped while the section is closed."""
+def why_view(request: gr.Request, digit: np.ndarray | None, is_open: bool, *settings) -> tuple:
+    """The whole section for the current input under the stress controls, in the visitor's language; skipped while
+    the section is closed."""
     if not is_open:
         return (gr.skip(),) * 4
+    language = events.language_of(request)
     if digit is None:
-        return None, None, f"<p>{HINT}</p>", ""
+        return None, None, f"<p>{words.text('hint', language)}</p>", ""
     moved = stressed(digit, settings)
     results = explanation(moved)
     cnn, linear = (results[name]["answer"]["confidences"] for name in model_defs.MODEL_NAMES)
-    return cnn, linear, evidence_html(moved, results), insides_html(moved)
+    return cnn, linear, evidence_html(moved, results, language), insides_html(moved, language)
 
 
 def stress_answers(digit: np.ndarray | None, *settings) -> tuple:
@@ -129,42 +140,44 @@ def stress_answers(digit: np.ndarray | None, *settings) -> tuple:
     )
 
 
-def robustness_markdown(metrics: dict) -> str:
+def robustness_markdown(metrics: dict, language: str = words.ENGLISH) -> str:
     accuracy, permuted = ROBUSTNESS["accuracy"], ROBUSTNESS.get("permuted_pixels")
     shown = {"shift": (0, 4, 6, 8), "rotation": (0, 15, 30, 45)}
-    header = " | ".join(
-        f"{kind} {value}{' px' if kind == 'shift' else '°'}" for kind, values in shown.items() for value in values
-    )
+    header = " | ".join(words.text(kind, language, value=value) for kind, values in shown.items() for value in values)
     rows = []
     for name in model_defs.MODEL_NAMES:
         cells = [
-            f"{accuracy[name][kind][ROBUSTNESS[axis].index(value)]:.1%}"
+            words.text("percent", language, share=accuracy[name][kind][ROBUSTNESS[axis].index(value)])
             for (kind, values), axis in zip(shown.items(), ("shift_px", "rotation_deg"), strict=True)
             for value in values
         ]
-        rows.append(f"| {model_defs.MODEL_TITLES[name]} | " + " | ".join(cells) + " |")
+        rows.append(f"| {model_title(name, language)} | " + " | ".join(cells) + " |")
     if permuted:
         committed_epochs = {name: len(entry["history"]["loss"]) for name, entry in metrics.items()}  # all phases
         scores = ", ".join(
-            f"{model_defs.MODEL_TITLES[n]} {permuted['unpermuted_test_accuracy'][n]:.2%} → "
-            f"{permuted['test_accuracy'][n]:.2%}"
+            model_title(n, language)
+            + " "
+            + words.text(
+                "accuracy_change",
+                language,
+                before=permuted["unpermuted_test_accuracy"][n],
+                after=permuted["test_accuracy"][n],
+            )
             + (
-                f" (a shorter training: {permuted['epochs'][n]} epochs, not {committed_epochs[n]})"
+                words.text("permuted_shorter", language, epochs=permuted["epochs"][n], committed=committed_epochs[n])
                 if permuted["epochs"][n] != committed_epochs[n]
                 else ""
             )
             for n in model_defs.MODEL_NAMES
         )
-        permuted_text = (
-            f"**Pixels shuffled.** Both architectures retrained on MNIST with one fixed permutation of the 784 pixels "
-            f"(seed {permuted['permutation_seed']}): {scores}. A dense network's first layer sees every pixel "
-            "alike, so shuffling them changes nothing it can use; the CNN's neighbourhoods no longer mean anything."
-        )
+        permuted_text = words.text("permuted", language, seed=permuted["permutation_seed"], scores=scores)
     else:
-        permuted_text = "**Pixels shuffled:** not measured for these weights."
+        permuted_text = words.text("permuted_unmeasured", language)
     return (
-        f"Accuracy on all {ROBUSTNESS['test_images']:,} MNIST test digits, each moved or turned after "
-        f"preprocessing has centred it:\n\n| model | {header} |\n|---|"
+        words.text("experiments_heading", language)
+        + "\n"
+        + words.text("robustness", language, count=ROBUSTNESS["test_images"])
+        + f"\n\n| {words.text('model', language)} | {header} |\n|---|"
         + "---|" * 8
         + "\n"
         + "\n".join(rows)
@@ -173,21 +186,43 @@ def robustness_markdown(metrics: dict) -> str:
     )
 
 
-def mistakes_gallery(kind: str) -> list[tuple[np.ndarray, str]]:
-    return [(explain.enlarge(digit, 3), caption) for digit, caption in MISTAKES[kind]]
+def mistakes_gallery(kind: str, language: str = words.ENGLISH) -> list[tuple[np.ndarray, str]]:
+    return [
+        (explain.enlarge(digit, 3), words.text("mistake_caption", language, **values))
+        for digit, values in MISTAKES[kind]
+    ]
 
 
 STRESS_IDENTITY = [identity for _, _, identity in explain.STRESS_LIMITS.values()]
 # Runs in the browser after a mistake is picked: the explanation it refreshed, well above the gallery, into view.
-SHOW_EXPLANATION_JS = "() => document.querySelector('#why_maps').scrollIntoView({behavior: 'smooth', block: 'center'})"
+# Smoothly, unless the visitor's system asks for reduced motion.
+SHOW_EXPLANATION_JS = (
+    "() => document.querySelector('#why_maps').scrollIntoView({block: 'center', behavior: "
+    "matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth'})"
+)
 
 
-def pick_mistake(kind: str, selected: gr.SelectData) -> tuple:
+def shown_mistakes(kind: str, request: gr.Request) -> list[tuple[np.ndarray, str]]:
+    """The gallery's digits of one kind, captioned in the visitor's language."""
+    return mistakes_gallery(kind, events.language_of(request))
+
+
+def opened(kind: str, request: gr.Request) -> tuple:
+    """The section just opened: its gallery, in the visitor's language."""
+    return True, shown_mistakes(kind, request)
+
+
+def model_title(name: str, language: str = words.ENGLISH) -> str:
+    """A model's name heading a table's row ("Dense network")."""
+    return words.text(f"title_{name}", language)
+
+
+def pick_mistake(kind: str, selected: gr.SelectData, request: gr.Request) -> tuple:
     """The clicked gallery digit becomes the section's input, with the stress controls back at the input as it is."""
     try:
         return MISTAKES[kind][int(selected.index)][0], *STRESS_IDENTITY
     except (KeyError, IndexError, TypeError, ValueError):
-        raise gr.Error("That gallery entry does not exist; pick a digit from the gallery.") from None
+        raise gr.Error(words.text("no_such_mistake", events.language_of(request))) from None
 
 
 def within(name: str, value):
@@ -219,11 +254,8 @@ def explain_digit(value: dict | None) -> tuple[dict, str]:
 def layout(page: Page) -> Wire:
     """The "Why they differ" accordion; its refresh becomes page.why_refresh, chained after each new input."""
     is_open = gr.State(False)
-    with gr.Accordion("Why they differ", open=False, elem_id="why") as accordion:
-        gr.Markdown(
-            "Where each model found its evidence, what is inside each network, and where each breaks: move the "
-            "input with the controls (they move the digit after preprocessing has centred it) and watch both answers."
-        )
+    with gr.Accordion(say("why"), open=False, elem_id="why") as accordion:
+        gr.Markdown(say("why_intro"))
         with gr.Row():
             with gr.Column(scale=1):
                 sliders = [
@@ -232,32 +264,31 @@ def layout(page: Page) -> Wire:
                         high,
                         value=identity,
                         step=0.05 if name == "scale" else 0.5 if name == "thickness" else 1,
-                        label=explain.STRESS_TITLES[name],
+                        label=say(f"stress_{name}"),
                         elem_id=f"stress_{name}",
                     )
                     for name, (low, high, identity) in explain.STRESS_LIMITS.items()
                 ]
-                reset = gr.Button("Reset to the input as drawn", elem_id="stress_reset")
+                reset = gr.Button(say("stress_reset"), elem_id="stress_reset")
             with gr.Column(scale=2):
                 with gr.Row():
-                    cnn = gr.Label(num_top_classes=3, label=model_defs.MODEL_TITLES["cnn"], elem_id="why_cnn")
-                    linear = gr.Label(num_top_classes=3, label=model_defs.MODEL_TITLES["linear"], elem_id="why_linear")
-                maps = gr.HTML(f"<p>{HINT}</p>", elem_id="why_maps")
+                    cnn = gr.Label(num_top_classes=3, label=say("title_cnn"), elem_id="why_cnn")
+                    linear = gr.Label(num_top_classes=3, label=say("title_linear"), elem_id="why_linear")
+                maps = gr.HTML(shown(lambda language: f"<p>{words.text('hint', language)}</p>"), elem_id="why_maps")
         insides = gr.HTML(elem_id="why_insides")
-        gr.Markdown("### The experiments\n" + robustness_markdown(page.metrics))
-        gr.Image(str(model_defs.WEIGHTS_DIR / "robustness.png"), label="Accuracy under shift and rotation", buttons=[])
-        gr.Markdown("### Mistakes on the test set (click one to explain it above)")
-        kind = gr.Radio(list(MISTAKES), value=next(iter(MISTAKES)), label="Show the test digits where")
-        gallery = gr.Gallery(
-            mistakes_gallery(kind.value), columns=10, height=260, label="Mistakes", buttons=[], elem_id="mistakes"
-        )
+        gr.Markdown(shown(lambda language: robustness_markdown(page.metrics, language)))
+        gr.Image(str(model_defs.WEIGHTS_DIR / "robustness.png"), label=say("robustness_figure"), buttons=[])
+        gr.Markdown(say("mistakes_heading"))
+        kind = gr.Radio([(say(key), key) for key in MISTAKES], value=next(iter(MISTAKES)), label=say("mistakes_kind"))
+        # Filled, in the visitor's language, when the section opens
+        gallery = gr.Gallery(columns=10, height=260, label=say("mistakes"), buttons=[], elem_id="mistakes")
 
     private = {"show_progress": "hidden", "api_visibility": "private"}
     # The controls' values arrive as sent (preprocess=False) and are clamped to their ranges by stressed(): Gradio's
     # own check would show a typed 90 degrees as an error instead of standing at 45.
     page.why_refresh.update(
         fn=events.guarded(why_view),
-        inputs=[page.current_digit, is_open, *sliders],
+        inputs=[page.current_digit, is_open, *sliders],  # and the request, for the visitor's language
         outputs=[cnn, linear, maps, insides],
         preprocess=False,
         # A refresh asked for while one runs waits and then runs with the newest input, rather than being dropped
@@ -268,7 +299,7 @@ def layout(page: Page) -> Wire:
 
     def wire() -> None:
         refresh = page.why_refresh
-        accordion.expand(lambda: True, None, is_open, **private).then(**refresh)
+        accordion.expand(opened, kind, [is_open, gallery], **private).then(**refresh)
         accordion.collapse(lambda: False, None, is_open, **private)
         for slider, name in zip(sliders, explain.STRESS_LIMITS, strict=True):
             # Both answers follow the pointer; the picture and the maps follow every change: pointer, keyboard,
@@ -284,7 +315,7 @@ def layout(page: Page) -> Wire:
             slider.change(**refresh)
             slider.change(lambda value, name=name: within(name, value), slider, slider, preprocess=False, **private)
         reset.click(lambda: STRESS_IDENTITY, None, sliders, **private)
-        kind.change(mistakes_gallery, kind, gallery, **private)
+        kind.change(shown_mistakes, kind, gallery, **private)
         gallery.select(pick_mistake, kind, [page.current_digit, *sliders], **private).then(**refresh).then(
             None, js=SHOW_EXPLANATION_JS
         )
