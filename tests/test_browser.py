@@ -417,3 +417,54 @@ def test_a_visitor_confirms_and_corrects_a_number(page, feedback_dir):
     kept = corrections_kept(feedback_dir)[before:]
     assert [row["label"] for row in kept] == ["1", "7", "1", "not a digit"]
     assert all(row["source"] == "canvas" and (feedback_dir / row["strokes_file"]).is_file() for row in kept)
+
+
+# WCAG 2.0, 2.1 and 2.2, levels A and AA, as axe-core tags them
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
+
+
+def expect_no_wcag_violations(page, state: str) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options=WCAG_AA)
+    assert results.violations_count == 0, f"{state}:\n{results.generate_report()}"
+
+
+@pytest.mark.parametrize(
+    ("locale", "verdict"), [("en-US", "Both models say 7."), ("pt-BR", "Os dois modelos dizem 7.")]
+)
+def test_the_page_is_accessible_in_both_languages(browser, app_url, locale, verdict):
+    """axe-core finds no WCAG A/AA violation on the page as it opens, after a 7 is drawn, with "Why they differ" open
+    and on the number reader; the status line says the verdict once the drawing settles; a keyboard reaches the
+    examples (each named) and opens one."""
+    page = open_page(browser, app_url, locale=locale, viewport={"width": 1280, "height": 900})
+    language = "pt-BR" if locale == "pt-BR" else "en"
+    try:
+        assert page.evaluate("() => document.documentElement.lang") == language
+        status = page.locator("#digit_row .status-region [role=status]")
+        assert status.get_attribute("aria-live") == "polite"
+        expect_no_wcag_violations(page, "opened")
+        draw(page, SEVEN)
+        page.locator("#summary", has_text=verdict).wait_for()
+        for _ in range(50):  # once the drawing has settled
+            if status.text_content() == verdict:
+                break
+            page.wait_for_timeout(100)
+        assert status.text_content() == verdict
+        expect_no_wcag_violations(page, "a 7 drawn")
+        page.locator("#why .label-wrap").click()
+        page.locator("#why_maps img").nth(1).wait_for()
+        page.locator("#mistakes img").first.wait_for()
+        expect_no_wcag_violations(page, "why they differ")
+        page.locator("#why .label-wrap").click()
+        for index, stroke in enumerate([ONE, SEVEN]):
+            draw(page, stroke, "#number_sketchpad", (index, 2))
+        page.locator("#number_views img").nth(1).wait_for()
+        expect_no_wcag_violations(page, "the number reader")
+        example = page.locator("#digit_row .gallery-item").nth(2)  # a 2
+        example.focus()
+        assert example.get_attribute("aria-label").endswith("2 paper photo")
+        page.keyboard.press("Enter")
+        page.locator("#summary", has_text=verdict.replace("7", "2")).wait_for()
+    finally:
+        page.close()
