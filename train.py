@@ -5,6 +5,7 @@
     python train.py --validation 5000 --set label_smoothing=0 --output-dir /tmp/v  # a variant, on held-out images
     python train.py --push-to-hub user/mnist-studio  # then upload weights, metrics, plots and a model card
     python train.py --extra-data corrections/         # also learn from visitors' corrections (or a Hub dataset)
+    python train.py --extra-data-reviewed reviewed/   # ... from a set a person has reviewed, whole
 
 Writes to --output-dir (default weights/) cnn.weights.h5 and linear.weights.h5 (the weights alone, byte-stable),
 metrics.json (scores, per-epoch history, recipe, sha256s, command, versions, device) and the plots curves.png,
@@ -20,6 +21,7 @@ write-up's wide CNN, the clean-phase replay) is in experiments/.
 """
 
 import argparse
+import collections
 import contextlib
 import datetime
 import functools
@@ -43,7 +45,7 @@ from keras import layers
 
 import model_defs
 from digit_studio import corrections, hub
-from digit_studio.core import confidence, handwriting_styles, mnist_data, non_digits
+from digit_studio.core import confidence, handwriting_styles, mnist_data, non_digits, screening
 
 # Augmentation is in degrees and fractions of the image. With ema_momentum the optimizer keeps an exponential
 # moving average of the weights, and that average is what gets saved. clean_epochs: more epochs after those, on the
@@ -74,6 +76,7 @@ CALIBRATION = {
     "linear": {"temperature": 0.64, "digit_threshold": 0.1449, "fitted_on": "5,000 validation images of the recipe"},
 }
 PLOT_FILES = ("curves.png", *(f"confusion_{name}.png" for name in model_defs.MODEL_NAMES))
+SET_ASIDE_FILE = "extra_data_set_aside.jsonl"  # beside the outputs: the corrections screening set aside, and why
 
 
 class UsageError(Exception):
@@ -138,16 +141,61 @@ def serves(args) -> bool:
     return Path(args.output_dir).resolve() == model_defs.WEIGHTS_DIR
 
 
-def corrections_data(source: str) -> tuple[tuple, np.ndarray, dict]:
-    """A corrections set's labelled digits (corrections.py) as (images, labels), its "not a digit" images (for
-    train_outliers), all prepared, and what metrics.json records of them."""
+def predictor(models: list) -> screening.Predict:
+    """N x 28 x 28 images in [0, 1] -> each model's probabilities."""
+    return lambda images: [model.predict(images[..., None], batch_size=1000, verbose=0) for model in models]
+
+
+@functools.cache
+def served_model(name: str, weights_dir: Path) -> keras.Model:
+    """The model the app serves from weights_dir, which screening and the gate read corrections against."""
     try:
-        digits, labels, others = corrections.load(hub.corrections_folder(source))
+        return model_defs.load_model(name, weights_dir)
+    except model_defs.WeightsError as error:
+        raise UsageError(f"extra data is read against the served models, which cannot be loaded: {error}") from None
+
+
+def corrections_data(source: str, reviewed: bool, class_counts: dict[int, int]) -> tuple[tuple, np.ndarray, dict, list]:
+    """A corrections set's labelled digits (corrections.py) as (images, labels) and its "not a digit" images (for
+    train_outliers), all prepared, what metrics.json records of them, and the rows set aside with their reasons:
+    none of a reviewed set, else what screening.screen sets aside, read against the served models and class_counts
+    (each label's training images)."""
+    option = "--extra-data-reviewed" if reviewed else "--extra-data"
+    try:
+        found = list(corrections.entries(hub.corrections_folder(source)))
     except (OSError, ValueError, KeyError) as error:
-        raise UsageError(f"--extra-data {source}: cannot read it as a corrections folder: {error}") from None
-    print(f"--extra-data {source}: {len(digits):,} corrected digits, {len(others):,} corrections that are not digits")
-    record = {"extra_data": {"source": source, "digits": len(digits), "non_digits": len(others)}}
-    return (prepare(digits), labels), prepare(others), record
+        raise UsageError(f"{option} {source}: cannot read it as a corrections folder: {error}") from None
+    rows = [row for row, _ in found]
+    images = prepare(np.array([pixels for _, pixels in found], np.uint8).reshape(-1, 28, 28))[..., 0]
+    not_a_digit = [row["label"] == corrections.NOT_A_DIGIT for row in rows]
+    labels = np.array(
+        [screening.NOT_A_DIGIT if no else int(row["label"]) for row, no in zip(rows, not_a_digit, strict=True)],
+        np.int64,
+    )
+    reasons = [None] * len(rows)
+    if not reviewed and rows:
+        served = predictor([served_model(name, model_defs.WEIGHTS_DIR) for name in model_defs.MODEL_NAMES])
+        levels, caps = screening.honest_levels(served), screening.class_caps(class_counts)
+        reasons = screening.screen(images, labels, served(images), levels, caps)
+    kept = np.array([reason is None for reason in reasons], bool)
+    digit, set_aside = kept & ~np.array(not_a_digit, bool), collections.Counter(filter(None, reasons))
+    others = kept & np.array(not_a_digit, bool)
+    print(f"{option} {source}: {digit.sum():,} corrected digits, {others.sum():,} corrections that are not digits")
+    if set_aside:
+        print(
+            f"set aside for review, listed in {SET_ASIDE_FILE}: "
+            + ", ".join(f"{n:,} {why}" for why, n in set_aside.items())
+        )
+    record = {
+        "source": source,
+        "reviewed": reviewed,
+        "digits": int(digit.sum()),
+        "non_digits": int(others.sum()),
+    }
+    if not reviewed:
+        record |= {"set_aside": {why: set_aside[why] for why in screening.REASONS}, "set_aside_file": SET_ASIDE_FILE}
+    listed = [{**row, "reason": reason} for row, reason in zip(rows, reasons, strict=True) if reason]
+    return (images[digit][..., None], labels[digit]), images[others][..., None], {"extra_data": record}, listed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -156,9 +204,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="upload the output dir to this Hugging Face repo")
     extra_help = (
         "visitors' corrections, a folder or a Hub dataset repo (the app's FEEDBACK_DIR or FEEDBACK_REPO): their "
-        "digits join the training images, their non-digits the drawings that are not digits; never the test set"
+        "digits join the training images, their non-digits the drawings that are not digits; never the test set. "
+        f"Screened first: what a person should look at is set aside and listed in {SET_ASIDE_FILE} beside the outputs"
     )
-    parser.add_argument("--extra-data", metavar="DIR_OR_REPO", help=extra_help)
+    extra = parser.add_mutually_exclusive_group()
+    extra.add_argument("--extra-data", metavar="DIR_OR_REPO", help=extra_help)
+    reviewed_help = "a corrections set a person has reviewed, trained on whole, without screening"
+    extra.add_argument("--extra-data-reviewed", metavar="DIR_OR_REPO", help=reviewed_help)
     args = parser.parse_args(argv)
     # A validation run's weights miss the held-out images and its metrics have no test score: never served.
     if args.validation and (serves(args) or args.push_to_hub):
@@ -589,18 +641,64 @@ def train_and_save(args, recipes: dict[str, dict], build=model_defs.build, recor
     if args.validation >= len(x_train):
         raise UsageError(f"--validation {args.validation} leaves no training images (there are {len(x_train)})")
     train, validation = held_out(x_train, y_train, args.validation)
-    extra = {}
-    if getattr(args, "extra_data", None):
-        args.extra_digits, args.extra_non_digits, extra = corrections_data(args.extra_data)
+    extra, set_aside, source = {}, [], getattr(args, "extra_data", None) or getattr(args, "extra_data_reviewed", None)
+    if source:
+        counts = {
+            **dict(enumerate(np.bincount(train[1], minlength=10).tolist())),
+            screening.NOT_A_DIGIT: max(recipe.get("outliers", 0) for recipe in recipes.values()),
+        }
+        reviewed = source == getattr(args, "extra_data_reviewed", None)
+        args.extra_digits, args.extra_non_digits, extra, set_aside = corrections_data(source, reviewed, counts)
     test = prepare(x_test), y_test
     trained = {}
     for name, recipe in recipes.items():
         model, entry = train_one(name, recipe, args, train, test, validation, len(devices), build)
         trained[name] = model, {**entry, **extra, **(record or {})}
+    if source:
+        gate(args, trained)
     check_writable(output_dir)
+    if getattr(args, "extra_data", None):
+        write_whole(output_dir / SET_ASIDE_FILE, "".join(json.dumps(row, sort_keys=True) + "\n" for row in set_aside))
     metrics = save_outputs(output_dir, trained, devices)
     print_table(metrics)
     return metrics
+
+
+def gate(args, trained: dict[str, tuple]) -> None:
+    """After a run with extra data, each model against the served one (screening.gate): a digit read worse by more
+    than screening.GATE_MARGIN on honest held-out drawings is recorded in its metrics.json entry; weights/ is refused
+    such models (a UsageError saying why), another --output-dir gets them with a warning."""
+    fell = []
+    for name, (model, entry) in trained.items():
+        served = predictor([served_model(name, model_defs.WEIGHTS_DIR)])
+        fallen = screening.gate(served, predictor([model]))
+        entry["extra_data"] = {
+            **entry["extra_data"],
+            "gate": {
+                "margin": screening.GATE_MARGIN,
+                "fallen": {str(d): [round(b, 4), round(a, 4)] for d, (b, a) in fallen.items()},
+            },
+        }
+        fell += [f"{model_defs.MODEL_TITLES[name]} on {d}s: {b:.1%} -> {a:.1%}" for d, (b, a) in fallen.items()]
+    if not fell:
+        return
+    what = (
+        f"after the extra data, digits of the handwriting validation drawings read worse than by the served models "
+        f"by more than {screening.GATE_MARGIN * 100:.0f} points ({'; '.join(fell)})"
+    )
+    if serves(args):
+        raise UsageError(f"nothing written to weights/: {what}. Train with --output-dir to look at the run")
+    print(f"warning: {what}; the app must not serve these weights")
+
+
+def write_whole(path: Path, text: str) -> None:
+    """A file that exists whole or not at all."""
+    temporary = temporary_name(path)
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def main(argv=None) -> None:

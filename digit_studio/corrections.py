@@ -246,16 +246,22 @@ def rows(folder: Path) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def load(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A corrections folder's labelled digits as uint8 28x28 images (white on black) and int labels, and its
-    "not a digit" images; rows whose image is missing are left out."""
-    digits, labels, others = [], [], []
+def entries(folder: Path) -> Iterator[tuple[dict, np.ndarray]]:
+    """Each whole row of a corrections folder with a label it may hold and an image that exists, and that image as
+    a uint8 28x28 (white on black), in order."""
     for row in rows(folder):
         path = Path(folder) / row["file_name"]
         if row.get("label") not in LABELS or not path.is_file():
             continue
         with Image.open(path) as image:
-            pixels = np.asarray(image.convert("L").resize((28, 28)), np.uint8)
+            yield row, np.asarray(image.convert("L").resize((28, 28)), np.uint8)
+
+
+def load(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A corrections folder's labelled digits as uint8 28x28 images (white on black) and int labels, and its
+    "not a digit" images; rows whose image is missing are left out."""
+    digits, labels, others = [], [], []
+    for row, pixels in entries(folder):
         if row["label"] == NOT_A_DIGIT:
             others.append(pixels)
         else:

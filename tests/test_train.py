@@ -14,7 +14,7 @@ import train
 from conftest import MNIST_SUBSET, REPO, write_idx
 from digit_studio import corrections
 from digit_studio.answers import predicted_digits
-from digit_studio.core import mnist_data
+from digit_studio.core import mnist_data, screening
 from experiments import permuted_pixels, wide_cnn
 
 # The CNN's recipe at full size, but 100 drawn digits beside small_mnist's 700 rather than 6,000
@@ -345,9 +345,10 @@ def test_outlier_exposure_pulls_non_digits_toward_an_even_spread_and_scores_digi
 
 @pytest.mark.training
 def test_training_on_corrections_made_through_the_api(client, feedback_dir, small_mnist, tmp_path):
-    """Corrections sent to /correct are read by train.py --extra-data: the digits join the training images, the
-    non-digits the drawings that are not digits, metrics.json says how many and from where, and the test set is
-    untouched."""
+    """Corrections sent to /correct are screened by train.py --extra-data against the served models: a label both
+    find implausible and a repeated image are set aside and listed with their reasons, the rest join the training
+    images (the non-digits, the drawings that are not digits), metrics.json counts both, and the test set is
+    untouched. The short run reads held-out drawings worse than the served models: written, with a warning."""
     from gradio_client import handle_file
 
     for path, label in [("examples/2_paper_photo.jpg", "2"), ("examples/7_mnist.png", "1")] * 3 + [
@@ -355,18 +356,52 @@ def test_training_on_corrections_made_through_the_api(client, feedback_dir, smal
     ]:
         row = client.predict(handle_file(str(REPO / path)), label, api_name="/correct")
         assert row["label"] == label and row["source"] == "api"
-    digits, labels, others = corrections.load(feedback_dir)  # the test session's other corrections too
-    assert len(digits) >= 6 and len(others) >= 1
+    rows = list(corrections.rows(feedback_dir))  # the test session's other corrections too
     result = run_train(
         "--data-dir", str(small_mnist), "--model", "linear", "--epochs", "1", "--validation", "100",
         "--set", "outliers=50", "--set", "outlier_epochs=1", "--set", "style_digits=0",
-        "--extra-data", str(feedback_dir), "--output-dir", str(tmp_path),
+        "--set", "outlier_style_digits=0", "--extra-data", str(feedback_dir), "--output-dir", str(tmp_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"{len(digits)} corrected digits, {len(others)} corrections that are not digits" in result.stdout
+    extra = json.loads((tmp_path / model_defs.METRICS_FILE).read_text())["models"]["linear"]["extra_data"]
+    set_aside = [json.loads(line) for line in (tmp_path / train.SET_ASIDE_FILE).read_text().splitlines()]
+    assert f"{extra['digits']} corrected digits, {extra['non_digits']} corrections that are not digits" in result.stdout
+    assert extra["digits"] + extra["non_digits"] + len(set_aside) == len(rows)
+    assert extra["set_aside"] == {reason: sum(r["reason"] == reason for r in set_aside) for reason in screening.REASONS}
+    reasons = {(r["file_name"], r["reason"]) for r in set_aside}
+    sevens_as_ones = [row["file_name"] for row in rows if row["label"] == "1" and row["cnn"]["label"] == "7"]
+    assert {(name, screening.IMPLAUSIBLE) for name in sevens_as_ones} <= reasons
+    twos = [row["file_name"] for row in rows if row["label"] == "2" and row["cnn"]["label"] == "2"]
+    assert twos[0] not in {name for name, _ in reasons} and {(twos[1], screening.DUPLICATE)} <= reasons
+    assert extra["source"] == str(feedback_dir) and extra["reviewed"] is False
+    assert extra["gate"]["fallen"] and "warning: after the extra data" in result.stdout
     entry = json.loads((tmp_path / model_defs.METRICS_FILE).read_text())["models"]["linear"]
-    assert entry["extra_data"] == {"source": str(feedback_dir), "digits": len(digits), "non_digits": len(others)}
     assert entry["train_images"] == 700 and entry["validation_images"] == 100 and entry["test_images"] == 0
+
+
+@pytest.mark.training
+def test_a_reviewed_set_is_trained_whole_and_weights_refuse_a_run_that_reads_worse(small_mnist, tmp_path, monkeypatch):
+    """--extra-data-reviewed trains on every row of a set (here 1s labelled 7); a run whose models read digits of
+    held-out drawings worse than the served ones writes nothing into weights/ and says why, and writes to another
+    --output-dir with a warning."""
+    served = tmp_path / "weights"
+    shutil.copytree(model_defs.WEIGHTS_DIR, served)
+    monkeypatch.setattr(model_defs, "WEIGHTS_DIR", served.resolve())
+    images, labels = mnist_data.load_from_dir(small_mnist)[0]
+    store = corrections.Store(tmp_path / "reviewed", limits=corrections.RateLimits(limits=()))
+    for image in images[labels == 1][:20]:
+        store.add(image / 255, "7", {}, "api", {}, "a reviewer")
+    argv = ["--data-dir", str(small_mnist), "--model", "linear", "--epochs", "1", "--set", "outliers=50"]
+    argv += ["--set", "outlier_epochs=1", "--set", "outlier_style_digits=0"]
+    argv += ["--extra-data-reviewed", str(tmp_path / "reviewed")]
+    before = snapshot(served)
+    with pytest.raises(SystemExit, match="nothing written to weights/: .* read worse than by the served models"):
+        train.main(argv)
+    assert snapshot(served) == before
+    train.main([*argv, "--output-dir", str(tmp_path / "out")])
+    extra = json.loads((tmp_path / "out" / model_defs.METRICS_FILE).read_text())["models"]["linear"]["extra_data"]
+    assert extra["reviewed"] is True and extra["digits"] == 20 and "set_aside" not in extra and extra["gate"]["fallen"]
+    assert not (tmp_path / "out" / train.SET_ASIDE_FILE).exists()
 
 
 def test_extra_data_that_is_no_corrections_folder_is_one_line(small_mnist, tmp_path):
