@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
+from digit_studio import words
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -465,6 +466,10 @@ def test_the_page_is_accessible_in_both_languages(browser, app_url, locale, verd
             draw(page, stroke, "#number_sketchpad", (index, 2))
         page.locator("#number_views img").nth(1).wait_for()
         expect_no_wcag_violations(page, "the number reader")
+        if language == "pt-BR":  # no English sentence of the page's is left on it
+            shown = page.locator("body").inner_text()
+            english = [text for key, text in words.EN.items() if len(text) > 12 and text != words.PT_BR[key]]
+            assert [text for text in english if text in shown] == []
         example = page.locator("#digit_row .gallery-item").nth(2)  # a 2
         example.focus()
         assert example.get_attribute("aria-label").endswith("2 paper photo")

@@ -66,13 +66,13 @@ def seen_html(digit: np.ndarray, language: str = words.ENGLISH) -> str:
     return f'<figure style="margin:0">{view}<figcaption>{caption}</figcaption></figure>'
 
 
-def live_view(number: int, sketch: dict) -> dict:
+def live_view(number: int, sketch: dict, language: str = words.ENGLISH) -> dict:
     """What the page shows while the pen moves: both cards and the 28x28 view (the verdict waits for the pen to
     lift, when the drawing has settled)."""
     digit = events.digit_from_pen(sketch)
     pair = answers.both([digit])[0]
-    cards = {name: answer_card(name, pair[name], number) for name in model_defs.MODEL_NAMES}
-    return {**cards, "preview": seen_html(digit)}
+    cards = {name: answer_card(name, pair[name], number, language) for name in model_defs.MODEL_NAMES}
+    return {**cards, "preview": seen_html(digit, language)}
 
 
 def upload_reading(upload: dict | None, language: str = words.ENGLISH) -> tuple[np.ndarray, str]:

@@ -116,15 +116,17 @@ def digit_from_pen(sketch: dict) -> np.ndarray:
 
 
 def live_answers(outputs_of, pad_id: str):
-    """The server function `live` for canvas pad_id: {"page", "drawing", "png"} in; out, the drawing's number and
-    outputs_of(number, sketch), or {"stale": True} for a drawing overtaken by a newer one, {"empty": True} for a
-    blank canvas, or {"error": message}. Every limit and message of the queued events applies."""
+    """The server function `live` for canvas pad_id: {"page", "drawing", "png", "lang"} in; out, the drawing's number
+    and outputs_of(number, sketch, language), in the page's language, or {"stale": True} for a drawing overtaken by a
+    newer one, {"empty": True} for a blank canvas, or {"error": message}. Every limit and message of the queued
+    events applies."""
 
     def live(data) -> dict:  # the name the canvas's script calls
         number = data.get("drawing") if isinstance(data, dict) else None
         try:
             with pen_canvas.drawing_in(data, pad_id) as (number, sketch):
-                return {"drawing": number, "outputs": outputs_of(number, sketch)}
+                chosen = data.get("lang") if isinstance(data.get("lang"), str) else None
+                return {"drawing": number, "outputs": outputs_of(number, sketch, words.language(chosen=chosen))}
         except pen_canvas.Stale:
             return {"drawing": number, "stale": True}
         except preprocess.NoDigitError:

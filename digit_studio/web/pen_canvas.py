@@ -102,7 +102,7 @@ const drawing = () => {
   drawings += 1;
   element.dataset.sent = drawings;
   const inked = strokes.some((stroke) => !stroke.erase);
-  return {page, drawing: drawings, png: inked ? canvas.toDataURL("image/png") : ""};
+  return {page, drawing: drawings, png: inked ? canvas.toDataURL("image/png") : "", lang: window.studio_language};
 };
 const send = (event) => trigger(event, drawing());
 // A live answer is shown only while it answers the newest drawing sent; the next live drawing leaves once it is in.
