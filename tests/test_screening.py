@@ -1,8 +1,11 @@
 """screening.py: which corrections are set aside before training, and which digits the gate finds fallen."""
 
+import json
+
 import numpy as np
 import pytest
 
+from conftest import REPO
 from digit_studio.core import screening
 
 RNG = np.random.default_rng(0)
@@ -83,3 +86,19 @@ def test_the_gate_names_the_digits_whose_accuracy_fell_beyond_the_margin():
     assert screening.fallen(before, after, margin=0.02) == {1: (0.99, 0.20), 3: (0.98, 0.95)}
     predictions, labels = np.array([1, 1, 7, 3]), np.array([1, 1, 1, 3])
     assert screening.per_digit_accuracy(predictions, labels) == {1: pytest.approx(2 / 3), 3: 1.0}
+
+
+def test_the_poisoning_table_is_the_kept_results():
+    """docs/corrections.md's table is benchmarks/results/poisoning.json's runs, figure for figure."""
+    results = json.loads((REPO / "benchmarks" / "results" / "poisoning.json").read_text())
+    rows = {}
+    for line in (REPO / "docs" / "corrections.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        if cells and cells[0].split(" (")[0] in results["runs"]:
+            rows[cells[0].split(" (")[0]] = cells
+    assert set(rows) == set(results["runs"])
+    for name, figures in results["runs"].items():
+        keys = ("accuracy", "ones_read_as_seven", "threes_flagged", "patched_read_as_backdoor")
+        shown = [cell.strip("*") for cell in rows[name][1:5]]
+        assert shown == [f"{figures[key]:.2f}%" for key in keys], name
+        assert rows[name][5] == f"{figures['honest_used']} of {results['honest']}"

@@ -390,7 +390,7 @@ def test_a_reviewed_set_is_trained_whole_and_weights_refuse_a_run_that_reads_wor
     images, labels = mnist_data.load_from_dir(small_mnist)[0]
     store = corrections.Store(tmp_path / "reviewed", limits=corrections.RateLimits(limits=()))
     for image in images[labels == 1][:20]:
-        store.add(image / 255, "7", {}, "api", {}, "a reviewer")
+        store.add(image / 255, "7", {}, "api", {}, "192.0.2.1")
     argv = ["--data-dir", str(small_mnist), "--model", "linear", "--epochs", "1", "--set", "outliers=50"]
     argv += ["--set", "outlier_epochs=1", "--set", "outlier_style_digits=0"]
     argv += ["--extra-data-reviewed", str(tmp_path / "reviewed")]
