@@ -1,11 +1,12 @@
 """The page as a visitor sees it, at 1366x900 and at a phone's 390x844 (touch): a 7 drawn on the canvas, a test
-digit the two models disagree on, a star (no digit), "Why they differ" open, and a number on the wide canvas.
+digit the two models disagree on, a star (no digit), "Why they differ" open, and a number on the wide canvas; and a
+7 drawn on the page in Brazilian Portuguese, as a browser set to pt-BR shows it.
 
     python -m docs.make_screenshots      # from the repository root; about two minutes
 
 Starts `python app.py` on a free port, draws in Debian's Chromium (/usr/bin/chromium, driven by Playwright) and
 writes to docs/screenshots/ NAME-desktop.png and NAME-phone.png for NAME in page (the README's), disagreement,
-not-a-digit, why and number.
+not-a-digit, why, number and page-pt.
 """
 
 import tempfile
@@ -111,12 +112,18 @@ def main() -> None:
             )
             OUTPUT_DIR.mkdir(exist_ok=True)
             for size, options in SIZES.items():
-                page = browser.new_page(**options)
-                page.set_default_timeout(30_000)
-                page.goto(url)
-                page.wait_for_selector("#sketchpad canvas")
-                visit(page, size, uploads)
-                page.close()
+                for locale in ("en-US", "pt-BR"):
+                    page = browser.new_page(locale=locale, **options)
+                    page.set_default_timeout(30_000)
+                    page.goto(url)
+                    page.wait_for_selector("#sketchpad canvas")
+                    if locale == "en-US":
+                        visit(page, size, uploads)
+                    else:
+                        draw(page, SEVEN)
+                        page.locator("#summary", has_text="Os dois modelos dizem 7.").wait_for()
+                        shoot(page, "page-pt", size)
+                    page.close()
             browser.close()
     finally:
         stop_app(process)

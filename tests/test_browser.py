@@ -109,8 +109,8 @@ def expect_cleared(page) -> None:
     assert page.locator("#preview img").count() == 0
 
 
-def expect_both_models_say(page, digit: int) -> None:
-    page.locator("#summary", has_text=f"Both models say {digit}.").wait_for()
+def expect_both_models_say(page, digit: int, language: str = "en") -> None:
+    page.locator("#summary", has_text=words.text("verdict_both", language, digit=digit).replace("*", "")).wait_for()
     for card in CARDS:
         assert page.locator(f"{card} [data-answer]").get_attribute("data-answer") == str(digit)
     assert page.locator("#preview img").count() == 1
@@ -313,18 +313,18 @@ def inside_viewport(page, selector: str) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["width"] > 0
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_the_verdict_and_both_answers_show_after_drawing_without_scrolling(browser, app_url, size):
+@pytest.mark.parametrize(("size", "language"), [("desktop", "en"), ("phone", "en"), ("phone", "pt-BR")])
+def test_the_verdict_and_both_answers_show_after_drawing_without_scrolling(browser, app_url, size, language):
     """At 1366x900 and on a 390x844 phone, as the page opens: draw, and the verdict and both cards are on screen;
     the canvas is square and, on the phone, the page never scrolls sideways and the number canvas spans the
-    screen. Choosing an example keeps the answers in view."""
-    page = open_page(browser, app_url, **SIZES[size])
+    screen. Choosing an example keeps the answers in view. On the phone in Portuguese too, whose words are longer."""
+    page = open_page(browser, app_url, locale=language, **SIZES[size])
     try:
         canvas = page.locator("#sketchpad canvas").bounding_box()
         assert abs(canvas["width"] - canvas["height"]) < 1 and canvas["width"] >= 300
         draw(page, SEVEN)
-        expect_both_models_say(page, 7)
-        page.screenshot(path=SCREENSHOTS / f"layout_{size}.png")
+        expect_both_models_say(page, 7, language)
+        page.screenshot(path=SCREENSHOTS / f"layout_{size}_{language}.png")
         assert page.evaluate("() => scrollY") == 0
         for selector in ("#summary h3", *CARDS):
             assert inside_viewport(page, selector), selector

@@ -222,7 +222,9 @@ body:has(#sketchpad [data-pen="down"]) #summary h3 { opacity: 0.4; }
 .status-region { position: absolute !important; }
 /* A visible focus on everything a keyboard reaches */
 .pen-tools button:focus-visible, .answer-card summary:focus-visible, .gallery-item:focus-visible,
-#language a:focus-visible { outline: 3px solid #1971c2 !important; outline-offset: 2px; }
+#language a:focus-visible, #correction input:focus-visible, #number_correction textarea:focus-visible {
+  outline: 3px solid #1971c2 !important; outline-offset: 2px;
+}
 .answer-card summary { display: list-item; padding: 4px 0; cursor: pointer; font-size: 0.85em; }
 @media (prefers-reduced-motion: reduce) {
   *, *::before, *::after {
