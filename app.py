@@ -28,6 +28,7 @@ from digit_studio.web import (
     gradio_fixes,
     json_api,
     number_section,
+    processes,
     uploads,
     why_section,
 )
@@ -82,7 +83,7 @@ if __name__ == "__main__":
     gradio_fixes.refuse_unreceived_files(demo)
     gradio_fixes.offer_callable_mcp_tools(demo)
     gradio_fixes.clean_mcp_files(demo)
-    json_api.use_workers()
+    processes.start()
     # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)
     host, port = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"* Running on http://{host}:{port} (JSON API: /api/docs)", flush=True)

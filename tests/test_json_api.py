@@ -27,7 +27,7 @@ import bad_inputs
 import model_defs
 from conftest import BODY_TIMEOUT_S, REPO
 from digit_studio import answers
-from digit_studio.web import json_api
+from digit_studio.web import json_api, processes
 
 TIMEOUT_S = 60
 OVER_LIMIT = json_api.MAX_BODY_BYTES["classify"] + 1
@@ -284,7 +284,7 @@ def same_outcomes(first: list, second: list) -> bool:
 
 def test_workers_preprocess_small_images_as_the_server_does_and_leave_large_ones_to_it():
     batch = batch_of_every_kind()
-    workers = json_api.Workers(2)
+    workers = processes.Workers(2)
     try:
         pooled = workers.outcomes(batch)
     finally:
@@ -307,7 +307,7 @@ def test_a_batch_is_answered_in_full_after_a_worker_dies_and_then_without_worker
         return models[name].predict_on_batch(digits)
 
     expected = json_api.classify_batch(body, content_type, predict)
-    workers = json_api.Workers(2)
+    workers = processes.Workers(2)
     try:
         assert json_api.classify_batch(body, content_type, predict, workers) == expected
         killed = workers.pids()[0]
@@ -329,8 +329,8 @@ def test_a_batch_is_answered_in_full_after_a_worker_dies_and_then_without_worker
 @pytest.mark.server
 def test_workers_end_with_their_server_even_one_killed_outright():
     script = (
-        "from digit_studio.web import json_api; import time; "
-        "workers = json_api.Workers(2); print(*workers.pids(), flush=True); time.sleep(60)"
+        "from digit_studio.web import processes; import time; "
+        "workers = processes.Workers(2); print(*workers.pids(), flush=True); time.sleep(60)"
     )
     server = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:

@@ -1,7 +1,8 @@
 """The page's own events keep the app's limits, called as an attacker would: through the queue, by index.
 
-The page's drawing events (pen_canvas.py's change and input) are private, yet anyone can call them with
-/gradio_api/queue/join, their index and any event data.
+The page's drawing events (pen_canvas.py's change, and input on the number's canvas) are private, yet anyone can call
+them with /gradio_api/queue/join, their index and any event data; and anyone can post to the digit canvas's live route,
+/api/pen/sketchpad.
 """
 
 import base64
@@ -60,8 +61,15 @@ def join(
     raise AssertionError("the queue closed without completing the event")
 
 
-def drawing(content: bytes, number: int = 1) -> dict:
-    return {"drawing": number, "png": "data:image/png;base64," + base64.b64encode(content).decode()}
+def drawing(content: bytes, number: int = 1, page: str = "a-page") -> dict:
+    return {"page": page, "drawing": number, "png": "data:image/png;base64," + base64.b64encode(content).decode()}
+
+
+def live(app_url: str, data, pad: str = "sketchpad") -> dict:
+    """The digit canvas's live route, as the page calls it while the pen moves and at pen-up."""
+    response = httpx.post(f"{app_url}api/pen/{pad}", json=data, timeout=TIMEOUT_S)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 NOT_A_DRAWING = "not a drawing from the page's canvas"
@@ -73,10 +81,14 @@ BAD_DRAWINGS = {
     ),
     "ICO as a PNG": (lambda: drawing(bad_inputs.encoded(bad_inputs.on_transparent(), "ICO")), bad_inputs.NOT_IMAGE),
     "PPM as a PNG": (lambda: drawing(bad_inputs.encoded(bad_inputs.on_paper(), "PPM")), bad_inputs.NOT_IMAGE),
-    "3 MB of base64": (lambda: {"drawing": 1, "png": "data:image/png;base64," + "A" * 3_000_000}, NOT_A_DRAWING),
-    "not base64": (lambda: {"drawing": 1, "png": "data:image/png;base64,%%%%"}, NOT_A_DRAWING),
-    "a JPEG": (lambda: {"drawing": 1, "png": "data:image/jpeg;base64,AAAA"}, NOT_A_DRAWING),
-    "no drawing number": (lambda: {"png": ""}, NOT_A_DRAWING),
+    "3 MB of base64": (
+        lambda: {"page": "p", "drawing": 1, "png": "data:image/png;base64," + "A" * 3_000_000},
+        NOT_A_DRAWING,
+    ),
+    "not base64": (lambda: {"page": "p", "drawing": 1, "png": "data:image/png;base64,%%%%"}, NOT_A_DRAWING),
+    "a JPEG": (lambda: {"page": "p", "drawing": 1, "png": "data:image/jpeg;base64,AAAA"}, NOT_A_DRAWING),
+    "no drawing number": (lambda: {"page": "p", "png": ""}, NOT_A_DRAWING),
+    "no page": (lambda: {"drawing": 1, "png": ""}, NOT_A_DRAWING),
     "a list": (lambda: [1, 2, 3], NOT_A_DRAWING),
     "nothing": (lambda: None, NOT_A_DRAWING),
 }
@@ -91,8 +103,18 @@ def test_the_page_drawing_event_keeps_the_limits(app_url, case, pad):
     assert expected in (message["output"].get("error") or ""), message
 
 
-@pytest.mark.parametrize("pad", PADS)
-@pytest.mark.parametrize("event", ["change", "input"])
+@pytest.mark.parametrize("case", BAD_DRAWINGS)
+def test_the_live_route_keeps_the_limits(app_url, case):
+    make, expected = BAD_DRAWINGS[case]
+    response = httpx.post(f"{app_url}api/pen/sketchpad", json=make(), timeout=TIMEOUT_S)
+    if case == "3 MB of base64":  # over the route's body limit: refused before it is read
+        assert response.status_code == 413 and "over the limit" in response.json()["error"]
+    else:
+        assert response.status_code == 200 and expected in response.json()["error"], response.text
+    assert httpx.post(f"{app_url}api/pen/no_such_canvas", json={}, timeout=TIMEOUT_S).status_code == 404
+
+
+@pytest.mark.parametrize(("pad", "event"), [("sketchpad", "change"), *((PADS[1], e) for e in ("change", "input"))])
 def test_the_page_drawing_event_reads_a_good_canvas(app_url, pad, event):
     message = join(
         app_url,
@@ -115,14 +137,31 @@ def unchanged(output) -> bool:
 
 def test_an_older_drawing_than_one_already_answered_changes_nothing(app_url):
     """A drawing overtaken by a newer one from the same page (its Clear, say) leaves the page as it is."""
-    session, index = uuid.uuid4().hex, page_drawing_event(app_url)
+    page, index = uuid.uuid4().hex, page_drawing_event(app_url)
     digit = bad_inputs.encoded(bad_inputs.on_transparent(), "PNG")
-    assert 'data-drawing="5"' in join(app_url, index, drawing(digit, 5), session)["output"]["data"][0]
-    cleared = join(app_url, index, {"drawing": 6, "png": ""}, session)["output"]["data"]
+    assert 'data-drawing="5"' in join(app_url, index, drawing(digit, 5, page))["output"]["data"][0]
+    cleared = join(app_url, index, {"page": page, "drawing": 6, "png": ""})["output"]["data"]
     assert 'data-answer=""' in cleared[0]
-    stale = join(app_url, index, drawing(digit, 5), session)
+    stale = join(app_url, index, drawing(digit, 5, page))
     assert stale["success"] and all(map(unchanged, stale["output"]["data"])), stale
-    assert 'data-drawing="5"' in join(app_url, index, drawing(digit, 5))["output"]["data"][0]  # another page: fresh
+    fresh = join(app_url, index, drawing(digit, 5, uuid.uuid4().hex))  # another page
+    assert 'data-drawing="5"' in fresh["output"]["data"][0]
+
+
+def test_the_live_answers_and_the_queued_ones_share_one_order(app_url):
+    """While the pen moves the page asks the live route, at pen-up both it and the queue, with one count: no answer
+    for an older drawing is ever given, whichever way either came."""
+    page, index = uuid.uuid4().hex, page_drawing_event(app_url)
+    digit = bad_inputs.encoded(bad_inputs.on_transparent(), "PNG")
+    answer = live(app_url, drawing(digit, 3, page))
+    assert answer["drawing"] == 3 and f'data-answer="{bad_inputs.LABEL}"' in answer["outputs"]["cnn"]
+    assert 'data-drawing="3"' in answer["outputs"]["linear"] and "28x28" in answer["outputs"]["preview"]
+    assert 'data-drawing="4"' in join(app_url, index, drawing(digit, 4, page))["output"]["data"][0]  # pen-up
+    assert live(app_url, drawing(digit, 4, page))["outputs"]  # the pen-up drawing's own live answer
+    assert live(app_url, drawing(digit, 3, page)) == {"drawing": 3, "stale": True}  # a late live drawing
+    assert live(app_url, {"page": page, "drawing": 5, "png": ""}) == {"drawing": 5, "empty": True}  # Clear
+    stale = join(app_url, index, drawing(digit, 4, page))
+    assert stale["success"] and all(map(unchanged, stale["output"]["data"])), stale
 
 
 def test_a_correction_naming_a_file_it_was_not_sent_is_refused(app_url, feedback_dir):

@@ -18,11 +18,6 @@ class Event:
         self._data = data
 
 
-class Request:
-    def __init__(self, session_hash: str):
-        self.session_hash = session_hash
-
-
 class Pad:
     elem_id = "sketchpad"
 
@@ -39,17 +34,22 @@ def seven_png() -> str:
     return pen_canvas.PNG_PREFIX + base64.b64encode(buffer.getvalue()).decode()
 
 
+def drawn(page: str, number: int, png: str) -> dict:
+    """An event's data as the canvas sends it."""
+    return {"page": page, "drawing": number, "png": png}
+
+
 def test_a_drawing_is_read_as_the_canvas_drew_it():
-    number, png = pen_canvas.parse({"drawing": 3, "png": seven_png()})
-    assert number == 3 and png.startswith(b"\x89PNG")
-    with pen_canvas.drawing(Event({"drawing": 1, "png": seven_png()}), Request("a"), Pad()) as (drawn, sketch):
+    page, number, png = pen_canvas.parse(drawn("a", 3, seven_png()))
+    assert (page, number) == ("a", 3) and png.startswith(b"\x89PNG")
+    with pen_canvas.drawing(Event(drawn("a", 1, seven_png())), Pad()) as (number, sketch):
         digit = events.digit_from_pen(sketch)
-    assert drawn == 1 and digit.shape == (28, 28) and digit.max() > 0.9
+    assert number == 1 and digit.shape == (28, 28) and digit.max() > 0.9
 
 
 def test_an_empty_canvas_is_no_digit():
-    assert pen_canvas.parse({"drawing": 2, "png": ""}) == (2, None)
-    with pytest.raises(preprocess.NoDigitError), pen_canvas.drawing(Event({"drawing": 1, "png": ""}), None, Pad()):
+    assert pen_canvas.parse(drawn("b", 2, "")) == ("b", 2, None)
+    with pytest.raises(preprocess.NoDigitError), pen_canvas.drawing(Event(drawn("b", 1, "")), Pad()):
         pass
 
 
@@ -58,14 +58,18 @@ def test_an_empty_canvas_is_no_digit():
     [
         None,
         [1],
-        {"png": ""},
-        {"drawing": "1", "png": ""},
-        {"drawing": True, "png": ""},
-        {"drawing": -1, "png": ""},
-        {"drawing": 1, "png": 5},
-        {"drawing": 1, "png": "data:image/jpeg;base64,AAAA"},
-        {"drawing": 1, "png": pen_canvas.PNG_PREFIX + "not base64!"},
-        {"drawing": 1, "png": pen_canvas.PNG_PREFIX + "A" * pen_canvas.MAX_PNG_CHARS},
+        {"page": "p", "png": ""},
+        {"drawing": 1, "png": ""},
+        {"page": "", "drawing": 1, "png": ""},
+        {"page": "p" * 65, "drawing": 1, "png": ""},
+        {"page": 7, "drawing": 1, "png": ""},
+        drawn("p", "1", ""),
+        drawn("p", True, ""),
+        drawn("p", -1, ""),
+        drawn("p", 1, 5),
+        drawn("p", 1, "data:image/jpeg;base64,AAAA"),
+        drawn("p", 1, pen_canvas.PNG_PREFIX + "not base64!"),
+        drawn("p", 1, pen_canvas.PNG_PREFIX + "A" * pen_canvas.MAX_PNG_CHARS),
     ],
     ids=repr,
 )
@@ -84,10 +88,10 @@ def test_an_answer_to_an_overtaken_drawing_is_stale():
 
 
 def test_a_drawing_overtaken_while_it_is_read_is_stale():
-    session = Request("while-reading")
-    with pytest.raises(pen_canvas.Stale), pen_canvas.drawing(Event({"drawing": 1, "png": seven_png()}), session, Pad()):
-        pen_canvas.DRAWINGS.see((session.session_hash, Pad.elem_id), 2)  # Clear, pressed meanwhile
-    with pytest.raises(pen_canvas.Stale), pen_canvas.drawing(Event({"drawing": 1, "png": seven_png()}), session, Pad()):
+    event = Event(drawn("while-reading", 1, seven_png()))
+    with pytest.raises(pen_canvas.Stale), pen_canvas.drawing(event, Pad()):
+        pen_canvas.DRAWINGS.see(("while-reading", Pad.elem_id), 2)  # Clear, pressed meanwhile
+    with pytest.raises(pen_canvas.Stale), pen_canvas.drawing(event, Pad()):
         pass  # and it stays stale when it arrives again
 
 

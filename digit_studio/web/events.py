@@ -7,7 +7,7 @@ uploads.py applies the same limits to every event), and one error policy.
 
 A page event whose drawing was overtaken by a newer one (pen_canvas.Stale) changes nothing on the page.
 
-    live = events.live_answers(outputs_of, pad_id)   # a canvas's live server function, with the same policy
+    live = events.live_answers(outputs_of, pad_id)   # a canvas's live function, with the same policy
 """
 
 import functools
@@ -18,7 +18,7 @@ import numpy as np
 
 from digit_studio import words
 from digit_studio.core import preprocess
-from digit_studio.web import pen_canvas, uploads
+from digit_studio.web import pen_canvas, processes, uploads
 
 log = logging.getLogger("digit_studio")
 
@@ -109,19 +109,25 @@ def digit_from_sketch(value: dict | None) -> np.ndarray:
 
 
 def digit_from_pen(sketch: dict) -> np.ndarray:
-    """The digit in a drawing from the page's canvas (pen_canvas.drawing's sketch), or any sketch of sources as
-    uploads.sketch_files reads them."""
+    """The digit in a drawing from the page's canvas (pen_canvas.drawing's sketch), read on a worker process, or any
+    sketch of sources as uploads.sketch_files reads them."""
+    if all(isinstance(layer, bytes) for layer in sketch.get("layers", ())) and not sketch.get("background"):
+        return processes.run(digit_from_sketch_files, sketch)
+    return digit_from_sketch_files(sketch)
+
+
+def digit_from_sketch_files(sketch: dict) -> np.ndarray:
     with uploads.sketch_files(sketch) as arrays:
         return preprocess.preprocess_sketch(arrays)
 
 
 def live_answers(outputs_of, pad_id: str):
-    """The server function `live` for canvas pad_id: {"page", "drawing", "png", "lang"} in; out, the drawing's number
-    and outputs_of(number, sketch, language), in the page's language, or {"stale": True} for a drawing overtaken by a
-    newer one, {"empty": True} for a blank canvas, or {"error": message}. Every limit and message of the queued
-    events applies."""
+    """The live function of canvas pad_id (pen_canvas.canvas's `live`): {"page", "drawing", "png", "lang"} in; out,
+    the drawing's number and outputs_of(number, sketch, language), in the page's language, or {"stale": True} for a
+    drawing overtaken by a newer one, {"empty": True} for a blank canvas, or {"error": message}. Every limit and
+    message of the queued events applies."""
 
-    def live(data) -> dict:  # the name the canvas's script calls
+    def live(data) -> dict:
         number = data.get("drawing") if isinstance(data, dict) else None
         try:
             with pen_canvas.drawing_in(data, pad_id) as (number, sketch):

@@ -1,28 +1,22 @@
 """The JSON routes, /api/classify and /api/classify_batch, whole: the FastAPI app that serves them (Gradio is mounted
 on it at "/" by app.py), reading a request's body within MAX_BODY_BYTES and BODY_TIMEOUT_S, and its answer.
 
-    status, answer = json_api.classify(body, content_type, predict)        # one image
-    status, answer = json_api.classify_batch(body, content_type, predict)  # up to MAX_BATCH_IMAGES
+    status, answer = json_api.classify(body, content_type)        # one image
+    status, answer = json_api.classify_batch(body, content_type)  # up to MAX_BATCH_IMAGES
 
-`body` is the request's bytes, `content_type` its Content-Type header, `predict(model_name, batch)` the models'
-probabilities for an N x 28 x 28 x 1 batch. A batch's small images are preprocessed on worker processes once
-use_workers() has forked them (see Workers). An image comes as the multipart/form-data field `image` (`images`,
+`body` is the request's bytes, `content_type` its Content-Type header; the models run through answers.BATCHER with
+every other surface's calls, or through `predict(model_name, batch)` where one is given (the models' probabilities
+for an N x 28 x 28 x 1 batch). A batch's small images are preprocessed on the worker processes (processes.py),
+once they are started. An image comes as the multipart/form-data field `image` (`images`,
 repeated, for a batch) or, for one image, as the whole body with an image/* Content-Type. Each answer is JSON: a
 result, or {"error": message} with a 4xx status, the same limits and messages as the page's; images are read through
 uploads.py.
 """
 
 import asyncio
-import functools
-import multiprocessing
+import json
 import os
-import signal
-import sys
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 import fastapi
 import numpy as np
@@ -34,13 +28,14 @@ from starlette.requests import ClientDisconnect
 
 from digit_studio import answers
 from digit_studio.core import preprocess
-from digit_studio.web import events, uploads
+from digit_studio.web import events, pen_canvas, processes, uploads
 
 MAX_BATCH_IMAGES = 64
 # A batch's body in all: 64 photos of half a megabyte, or a few large ones; uploads.py bounds their pixels.
 MAX_BATCH_BYTES = 32 * 2**20
 MULTIPART_SLACK = 64 * 2**10  # room for a form's boundaries, headers and small fields beside its image
 MAX_BODY_BYTES = {"classify": uploads.MAX_IMAGE_BYTES + MULTIPART_SLACK, "classify_batch": MAX_BATCH_BYTES}
+MAX_PEN_BYTES = pen_canvas.MAX_PNG_CHARS + 2**10  # a canvas's drawing: its PNG as a data URL, its page and number
 # The whole body must arrive within this: a 10 MB photo needs 4 Mbit/s; a client trickling bytes is cut off.
 BODY_TIMEOUT_S = int(os.environ.get("JSON_BODY_TIMEOUT_S", "20"))  # seconds for a whole body to arrive
 MAX_EXTRA_PARTS = 16  # form fields besides the images, ignored but counted, so that no form is endless
@@ -62,7 +57,7 @@ class ApiError(Exception):
         self.message = message
 
 
-def classify(body: bytes, content_type: str, predict: Predict) -> tuple[int, dict]:
+def classify(body: bytes, content_type: str, predict: Predict | None = None) -> tuple[int, dict]:
     """One image: both models' answers, or an error."""
     try:
         (image,) = images_in(body, content_type, "image", 1)
@@ -75,7 +70,7 @@ def classify(body: bytes, content_type: str, predict: Predict) -> tuple[int, dic
 
 
 def classify_batch(
-    body: bytes, content_type: str, predict: Predict, workers: "Workers | None" = None
+    body: bytes, content_type: str, predict: Predict | None = None, workers: processes.Workers | None = None
 ) -> tuple[int, dict]:
     """Up to MAX_BATCH_IMAGES images: {"results": [...]}, one entry per image in order, each an answer or an error.
 
@@ -87,6 +82,7 @@ def classify_batch(
         images = images_in(body, content_type, "images", MAX_BATCH_IMAGES)
     except ApiError as error:
         return error.status, {"error": error.message}
+    workers = workers or processes.POOL
     pooled = workers.outcomes(images) if workers and len(images) >= POOLED_IMAGES else [None] * len(images)
     results: list[dict | None] = [None] * len(images)
     digits = {}
@@ -201,58 +197,6 @@ def pixels_at_most(data: bytes, most: int) -> bool:
         return True
 
 
-class Workers:
-    """Processes that preprocess a batch's small images side by side: Python runs one thread at a time, and a batch
-    of 64 small PNGs spends most of its time in preprocessing.
-
-    They are forked, all at once, when this is made: app.py makes it before it starts serving, while no request
-    holds a lock a worker could inherit, and each worker starts at once with every module already imported (a
-    spawned one would run app.py again). A worker ends with its parent, even one killed outright. If a worker dies
-    (killed for memory, say), the batches from then on are preprocessed in the serving process, as without workers.
-    """
-
-    def __init__(self, count: int):
-        self.count = count
-        self.pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            count, multiprocessing.get_context("fork"), initializer=follow_parent, initargs=(os.getpid(),)
-        )
-        list(self.pool.map(abs, range(count)))  # Python forks them all at the first task
-
-    def outcomes(self, images: list[bytes]) -> list[np.ndarray | dict | None]:
-        """small_outcomes on the workers, in about two chunks each; all None once the pool has broken."""
-        if self.pool is None:
-            return [None] * len(images)
-        size = -(-len(images) // (2 * self.count))
-        try:
-            chunks = self.pool.map(
-                small_outcomes, [images[start : start + size] for start in range(0, len(images), size)]
-            )
-            return [outcome for chunk in chunks for outcome in chunk]
-        except BrokenProcessPool:
-            self.pool = None
-            print("json_api: a preprocessing worker died; batches are now preprocessed in the server", flush=True)
-            return [None] * len(images)
-
-    def pids(self) -> list[int]:
-        return list(self.pool._processes) if self.pool else []
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
-def follow_parent(parent: int) -> None:
-    """In a worker: leave Ctrl-C to the server, and end within a second of the server's own end, however it ends."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 def status_of(error: ValueError) -> int:
     """413 for an image over a limit, 415 for a file that is no accepted image, 400 for the rest."""
     if isinstance(error, uploads.TooLargeError):
@@ -287,14 +231,6 @@ ANSWER_DOC = {
 HANDLERS = {"classify": classify, "classify_batch": classify_batch}
 
 
-def use_workers() -> None:
-    """Preprocess a batch's images on every core, by processes forked now, before the server takes a request (Linux
-    only: fork is unsafe on macOS and absent on Windows, where batches are preprocessed in the serving process)."""
-    cores = len(os.sched_getaffinity(0)) if sys.platform == "linux" else 1
-    if cores > 1:
-        HANDLERS["classify_batch"] = functools.partial(classify_batch, workers=Workers(min(cores, 4)))
-
-
 async def read_body(request: fastapi.Request, max_bytes: int) -> bytes:
     """The request's body, refused once over max_bytes or once BODY_TIMEOUT_S have passed since it began."""
     too_large = ApiError(413, f"The request is over the limit of {max_bytes // 2**20} MB.")
@@ -321,9 +257,7 @@ async def json_route(request: fastapi.Request, route: str) -> JSONResponse:
     except ApiError as error:  # the body may still be coming: close the connection, or uvicorn reads on
         return JSONResponse({"error": error.message}, error.status, headers={"Connection": "close"})
     try:
-        status, answer = await run_in_threadpool(
-            HANDLERS[route], body, request.headers.get("content-type", ""), answers.predict
-        )
+        status, answer = await run_in_threadpool(HANDLERS[route], body, request.headers.get("content-type", ""))
     except Exception as error:  # a fault of ours, not the client's: logged, and told without internals
         status, answer = 500, {"error": events.message_for(error)}
     return JSONResponse(answer, status)
@@ -366,3 +300,21 @@ async def api_classify(request: fastapi.Request) -> JSONResponse:
 async def api_classify_batch(request: fastapi.Request) -> JSONResponse:
     """Up to 64 images, each in a field named `images`: one entry per image, in order, each an answer or an error."""
     return await json_route(request, "classify_batch")
+
+
+@api.post("/api/pen/{pad}", include_in_schema=False)
+async def pen_live(pad: str, request: fastapi.Request) -> JSONResponse:
+    """The page's canvas while the pen moves, and at pen-up (pen_canvas.py): {"page", "drawing", "png"} in, the
+    canvas's live answer out. Not in the API's docs: it answers with the page's HTML, for the page."""
+    live = pen_canvas.LIVE.get(pad)
+    if live is None:
+        return JSONResponse({"error": "No such canvas."}, 404)
+    try:
+        body = await read_body(request, MAX_PEN_BYTES)
+    except ApiError as error:
+        return JSONResponse({"error": error.message}, error.status, headers={"Connection": "close"})
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None  # refused by the canvas's own check, with its message
+    return JSONResponse(await run_in_threadpool(live, data))

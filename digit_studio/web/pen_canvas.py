@@ -4,10 +4,12 @@ a small PNG in its event's data.
 Gradio's Sketchpad answers 0.6-0.9 s after the pen lifts: it renders through WebGL, encodes its background, layer
 and composite as three PNGs, uploads each, and only then sends its event. This canvas sends one PNG of the strokes
 (a few kB) in the event itself at pen-up, Undo and Clear (the `change` event, through Gradio's queue). While the pen
-moves it sends the drawing every LIVE_MS, so that the answers follow the pen: to a server function (`live`), outside
-the queue, when the section gives one, else as the `input` event. A live drawing is sent only once the previous one
+moves it sends the drawing every LIVE_MS, so that the answers follow the pen: to the section's `live` function through
+its own route (json_api.py's /api/pen/{elem_id}, outside Gradio's queue and middleware), when the section gives one,
+else as the `input` event. A live drawing is sent only once the previous one
 is answered, so a busy server gets fewer drawings, never a backlog; its answer is shown only if no newer drawing was
-sent meanwhile, by the output components that follow the canvas (`follows`).
+sent meanwhile, by the output components that follow the canvas (`follows`). The pen-up drawing goes to `live` too,
+with the same number: its cards usually arrive before the queued event, which then settles the verdict.
 
 Each drawing carries its page's id and its number; an answer for a drawing older than the newest one seen from that
 page is dropped (Drawings), so Clear, Undo or a new stroke is never overtaken by an earlier answer.
@@ -75,7 +77,12 @@ const canvas = element.querySelector("canvas");
 const context = canvas.getContext("2d");
 const strokes = [];
 const page = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + String(Date.now());
-const live = typeof server !== "undefined" && server.live ? server.live : null;
+// The canvas's live route (json_api.py), beside the page: outside Gradio's queue and its middleware
+const root = (window.gradio_config && window.gradio_config.root) || "";
+const base = root ? (root.endsWith("/") ? root : root + "/") : document.baseURI;
+const live = props.live_url ? (sent) => fetch(new URL(props.live_url, base), {
+  method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(sent),
+}).then((response) => response.json()) : null;
 let current = null, tool = "brush", drawings = 0, lastSent = 0, timer = null, liveBusy = false, liveWanted = false;
 
 const paint = (stroke) => {
@@ -104,18 +111,25 @@ const drawing = () => {
   const inked = strokes.some((stroke) => !stroke.erase);
   return {page, drawing: drawings, png: inked ? canvas.toDataURL("image/png") : "", lang: window.studio_language};
 };
-const send = (event) => trigger(event, drawing());
-// A live answer is shown only while it answers the newest drawing sent; the next live drawing leaves once it is in.
+// A live answer is shown only while it answers the newest drawing sent.
+const ask = (sent) => live(sent).then((answer) => {
+  if (answer && answer.outputs && answer.drawing === drawings) {
+    document.dispatchEvent(new CustomEvent("pen-live", {detail: {pad: props.pad_id, outputs: answer.outputs}}));
+  }
+}).catch(() => {});
+// Pen-up, Undo, Clear: the drawing goes through the queue (the verdict, "Why they differ", a correction's subject)
+// and, on a canvas with a live function, to it as well, whose answer usually shows first.
+const send = (event) => {
+  const sent = drawing();
+  if (live && sent.png) ask(sent);
+  trigger(event, sent);
+};
+// While the pen moves: the next live drawing leaves once the previous one is answered.
 const sendLive = () => {
   if (!live) return send("input");
   if (liveBusy) { liveWanted = true; clearTimeout(timer); timer = null; return; }
   liveBusy = true;
-  const sent = drawing();
-  live(sent).then((answer) => {
-    if (answer && answer.outputs && answer.drawing === drawings) {
-      document.dispatchEvent(new CustomEvent("pen-live", {detail: {pad: props.pad_id, outputs: answer.outputs}}));
-    }
-  }).catch(() => {}).finally(() => {
+  ask(drawing()).finally(() => {
     liveBusy = false;
     if (liveWanted && current) schedule();
   });
@@ -187,8 +201,8 @@ def canvas(width: int, height: int, elem_id: str, clear_label: str, label: str, 
     server function named live (events.live_answers), answers the drawings sent while the pen moves, outside the
     queue, for the components that follow the canvas (`follows`)."""
     return gr.HTML(
-        server_functions=[live] if live else None,
         pad_id=elem_id,
+        live_url=live_route(elem_id, live),
         html_template=TEMPLATE,
         css_template=CSS,
         js_on_load=JS,
@@ -204,6 +218,18 @@ def canvas(width: int, height: int, elem_id: str, clear_label: str, label: str, 
         eraser_px=ERASER_PX,
         live_ms=LIVE_MS,
     )
+
+
+LIVE = {}  # each canvas's live function by its elem_id, which json_api.py's route /api/pen/{elem_id} calls
+LIVE_ROUTE = "api/pen/"
+
+
+def live_route(elem_id: str, live) -> str:
+    """Where canvas elem_id sends its drawings while the pen moves (relative to the page), or "" with no `live`."""
+    if live is None:
+        return ""
+    LIVE[elem_id] = live
+    return LIVE_ROUTE + elem_id
 
 
 # Each output that follows a canvas shows its part of a live answer, unless the canvas has sent a newer drawing since

@@ -116,11 +116,14 @@ def insides_html(digit: np.ndarray, language: str = words.ENGLISH) -> str:
     )
 
 
+CLOSED = (None, None, "", "")  # the section's outputs while it is closed (docs/performance.md)
+
+
 def why_view(request: gr.Request, digit: np.ndarray | None, is_open: bool, *settings) -> tuple:
     """The whole section for the current input under the stress controls, in the visitor's language; skipped while
     the section is closed."""
-    if not is_open:
-        return (gr.skip(),) * 4
+    if not is_open:  # hidden, and redrawn when it opens: plain values, as Gradio rebuilds each component skipped
+        return CLOSED
     language = events.language_of(request)
     if digit is None:
         return None, None, f"<p>{words.text('hint', language)}</p>", ""
