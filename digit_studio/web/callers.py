@@ -26,7 +26,7 @@ MCP_LOOPBACK = "mcp"  # the x-gradio-user header of Gradio's MCP client
 
 def behind_proxy() -> bool:
     """Whether the server sits behind a proxy that appends the caller's address to X-Forwarded-For."""
-    return bool(os.environ.get("SPACE_ID") or os.environ.get("BEHIND_PROXY"))
+    return bool(os.environ.get("SPACE_ID")) or os.environ.get("BEHIND_PROXY", "0") not in ("", "0")
 
 
 def address_of(forwarded_for: list[str], connection: str | None, gradio_user: str | None, proxy: bool) -> str:
