@@ -69,10 +69,12 @@ with gr.Blocks(title=say("title")) as demo:
 
 # Up to 16 calls of each endpoint at once, not Gradio's 1: with 16 clients /classify served 8-34% more requests
 # (docs/performance.md); uploads.MAX_PIXELS_IN_FLIGHT bounds the memory of all of them together. No batch=True: a
-# batch shares one outcome, so one bad image would fail every request batched with it. Set here, not at launch, so
-# that `gradio app.py` gets it too, and the janitor with it.
+# batch shares one outcome, so one bad image would fail every request batched with it (answers.BATCHER batches the
+# models' calls instead, each caller with its own outcome). The queue's place estimates go out every 10 s, not to
+# every waiting client after each event: the page shows none. Set here, not at launch, so that `gradio app.py` gets
+# them too, and the janitor with them.
 gradio_fixes.spare_the_analytics()
-demo.queue(default_concurrency_limit=16)
+demo.queue(default_concurrency_limit=16, status_update_rate=10)
 gradio_fixes.UploadJanitor(demo, page.sketchpads, UPLOAD_LIFETIME_S, period=min(10, UPLOAD_LIFETIME_S / 3))
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ digits); a model takes the input for a digit it knows when its digit score is 0.
 studio does when both models do.
 """
 
+import asyncio
 import collections
 import os
 import queue
@@ -70,10 +71,17 @@ class Batcher:
     def run(self, batch: np.ndarray) -> tuple[dict, dict[str, float]]:
         """Each model's probabilities for an N x 28 x 28 x 1 batch, and each model's wall time in milliseconds
         for the whole batch these digits were run in."""
+        return self.submit(batch).result()
+
+    async def ask(self, batch: np.ndarray) -> tuple[dict, dict[str, float]]:
+        """As run, awaited: the event loop serves others while the models run."""
+        return await asyncio.wrap_future(self.submit(batch))
+
+    def submit(self, batch: np.ndarray) -> Future:
         self.started()
         outcome = Future()
         self.waiting.put((batch, outcome))
-        return outcome.result()
+        return outcome
 
     def started(self) -> None:
         with self.start_lock:
@@ -116,8 +124,13 @@ class Batcher:
                 offset += len(digits)
 
 
-# MODEL_BATCH_WAIT_MS: how long the batcher waits for more callers after the first (0: it takes only those waiting)
-BATCHER = Batcher(predict, wait_s=float(os.environ.get("MODEL_BATCH_WAIT_MS", "0")) / 1000)
+# MODEL_BATCH_WAIT_MS: how long the batcher waits for more callers after the first (0: it takes only those waiting);
+# MODEL_BATCH_MOST: the most digits in one call (1: no batching)
+BATCHER = Batcher(
+    predict,
+    wait_s=float(os.environ.get("MODEL_BATCH_WAIT_MS", "0")) / 1000,
+    most=int(os.environ.get("MODEL_BATCH_MOST", "256")),
+)
 
 
 def answer(probabilities: np.ndarray, model_name: str) -> dict:
@@ -141,14 +154,22 @@ def both(digits: list[np.ndarray] | np.ndarray, predict=None) -> list[dict]:
     `predict(model_name, batch)` called directly, once per model for all of them."""
     batch = np.stack(digits)[..., None]
     if predict is None:
-        probabilities = BATCHER.run(batch)[0]
-    else:
-        probabilities = {name: predict(name, batch) for name in model_defs.MODEL_NAMES}
-    results = []
-    for index in range(len(batch)):
-        pair = {name: answer(probabilities[name][index], name) for name in model_defs.MODEL_NAMES}
-        results.append(agreeing(pair))
-    return results
+        return pairs(BATCHER.run(batch)[0])
+    return pairs({name: predict(name, batch) for name in model_defs.MODEL_NAMES})
+
+
+async def both_async(digits: list[np.ndarray]) -> list[dict]:
+    """As both, through the batcher, awaited."""
+    return pairs((await BATCHER.ask(np.stack(digits)[..., None]))[0])
+
+
+def pairs(probabilities: dict) -> list[dict]:
+    """Both models' answers for each row of their probabilities, and whether they agree."""
+    count = len(probabilities[model_defs.MODEL_NAMES[0]])
+    return [
+        agreeing({name: answer(probabilities[name][index], name) for name in model_defs.MODEL_NAMES})
+        for index in range(count)
+    ]
 
 
 def timed(digit: np.ndarray) -> tuple[dict, dict[str, float]]:

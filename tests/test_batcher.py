@@ -2,6 +2,7 @@
 batch; a failing call answers every caller waiting in it with the error; and, through the running app, several pages
 drawing different digits at once are each answered with their own digit."""
 
+import asyncio
 import threading
 import time
 import uuid
@@ -109,11 +110,13 @@ def test_the_page_tells_every_visitor_of_a_failed_batch_what_happened(monkeypatc
         raise RuntimeError("out of memory in the model")
 
     monkeypatch.setattr(answers, "BATCHER", answers.Batcher(broken))
-    drawn = {"drawing": 1, "png": seven_png()}
     answer_live = events.live_answers(digit_section.live_view, "sketchpad")
-    with ThreadPoolExecutor(6) as pool:
-        pages = [{**drawn, "page": uuid.uuid4().hex} for _ in range(6)]
-        replies = list(pool.map(answer_live, pages))
+    drawn = {"drawing": 1, "png": seven_png()}
+
+    async def six_visitors() -> list[dict]:
+        return await asyncio.gather(*(answer_live({**drawn, "page": uuid.uuid4().hex}) for _ in range(6)))
+
+    replies = asyncio.run(six_visitors())
     assert all(reply == {"drawing": 1, "error": events.SERVER_FAULT} for reply in replies), replies
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import model_defs
 from digit_studio import answers, words
 from digit_studio.core import preprocess, segmentation
-from digit_studio.web import corrections_panel, events, pen_canvas, uploads
+from digit_studio.web import corrections_panel, events, pen_canvas, processes, uploads
 from digit_studio.web.page import (
     EXAMPLES_DIR,
     HINT,
@@ -66,13 +66,20 @@ def seen_html(digit: np.ndarray, language: str = words.ENGLISH) -> str:
     return f'<figure style="margin:0">{view}<figcaption>{caption}</figcaption></figure>'
 
 
-def live_view(number: int, sketch: dict, language: str = words.ENGLISH) -> dict:
-    """What the page shows while the pen moves: both cards and the 28x28 view (the verdict waits for the pen to
-    lift, when the drawing has settled)."""
-    digit = events.digit_from_pen(sketch)
-    pair = answers.both([digit])[0]
+async def live_view(number: int, sketch: dict, language: str = words.ENGLISH) -> dict:
+    """What the page shows while the pen moves and at pen-up: both cards and the 28x28 view (the verdict waits for
+    the queued pen-up event, once the drawing has settled). The drawing is read on a worker process, the models run
+    in the batcher, and the event loop serves others meanwhile."""
+    digit, seen = await processes.run_async(drawn_digit, sketch, language)
+    pair = (await answers.both_async([digit]))[0]
     cards = {name: answer_card(name, pair[name], number, language) for name in model_defs.MODEL_NAMES}
-    return {**cards, "preview": seen_html(digit, language)}
+    return {**cards, "preview": seen}
+
+
+def drawn_digit(sketch: dict, language: str) -> tuple[np.ndarray, str]:
+    """On a worker process: the digit in a canvas's drawing, and its 28x28 view."""
+    digit = events.digit_from_sketch_files(sketch)
+    return digit, seen_html(digit, language)
 
 
 def upload_reading(upload: dict | None, language: str = words.ENGLISH) -> tuple[np.ndarray, str]:

@@ -122,17 +122,18 @@ def digit_from_sketch_files(sketch: dict) -> np.ndarray:
 
 
 def live_answers(outputs_of, pad_id: str):
-    """The live function of canvas pad_id (pen_canvas.canvas's `live`): {"page", "drawing", "png", "lang"} in; out,
-    the drawing's number and outputs_of(number, sketch, language), in the page's language, or {"stale": True} for a
-    drawing overtaken by a newer one, {"empty": True} for a blank canvas, or {"error": message}. Every limit and
-    message of the queued events applies."""
+    """The live function of canvas pad_id (pen_canvas.canvas's `live`), a coroutine: {"page", "drawing", "png",
+    "lang"} in; out, the drawing's number and `await outputs_of(number, sketch, language)`, in the page's language,
+    or {"stale": True} for a drawing overtaken by a newer one, {"empty": True} for a blank canvas, or
+    {"error": message}. Every limit and message of the queued events applies."""
 
-    def live(data) -> dict:
+    async def live(data) -> dict:
         number = data.get("drawing") if isinstance(data, dict) else None
         try:
             with pen_canvas.drawing_in(data, pad_id) as (number, sketch):
                 chosen = data.get("lang") if isinstance(data.get("lang"), str) else None
-                return {"drawing": number, "outputs": outputs_of(number, sketch, words.language(chosen=chosen))}
+                outputs = await outputs_of(number, sketch, words.language(chosen=chosen))
+                return {"drawing": number, "outputs": outputs}
         except pen_canvas.Stale:
             return {"drawing": number, "stale": True}
         except preprocess.NoDigitError:

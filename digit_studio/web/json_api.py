@@ -317,4 +317,4 @@ async def pen_live(pad: str, request: fastapi.Request) -> JSONResponse:
         data = json.loads(body)
     except ValueError:
         data = None  # refused by the canvas's own check, with its message
-    return JSONResponse(await run_in_threadpool(live, data))
+    return JSONResponse(await live(data))  # on the event loop: the drawing is read, and the models run, elsewhere

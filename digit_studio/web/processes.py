@@ -4,8 +4,10 @@ process's one interpreter lock: a JSON batch's small images (json_api.py) and ev
 
     processes.start()                          # app.py, after the models are loaded and before the server starts
     digit = processes.run(function, argument)  # on a worker when they run, else here; its result or its exception
+    digit = await processes.run_async(function, argument)  # the same, while the event loop serves others
 """
 
+import asyncio
 import multiprocessing
 import os
 import signal
@@ -97,3 +99,13 @@ def start() -> None:
 
 def run(function, *arguments):
     return POOL.run(function, *arguments) if POOL else function(*arguments)
+
+
+async def run_async(function, *arguments):
+    """As run, awaited (without workers, on a thread), so that the event loop serves others meanwhile."""
+    if POOL and POOL.pool:
+        try:
+            return await asyncio.wrap_future(POOL.pool.submit(function, *arguments))
+        except BrokenProcessPool:
+            POOL.broken()
+    return await asyncio.to_thread(function, *arguments)
