@@ -91,4 +91,5 @@ if __name__ == "__main__":
     print(f"* Running on http://{host}:{port} (JSON API: /api/docs)", flush=True)
     # On shutdown, requests in flight get 3 s to finish; open event streams (a page's or gradio_client's heartbeat)
     # would otherwise hold the server for as long as their clients live.
-    uvicorn.run(json_api.api, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
+    server = json_api.with_pen_route(json_api.api)
+    uvicorn.run(server, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)

@@ -24,7 +24,7 @@ def test_a_fault_behind_the_json_route_gets_a_generic_message_and_is_logged(capl
     def broken_model(model_name, batch):
         raise RuntimeError("the model fell over")
 
-    monkeypatch.setattr(answers, "predict", broken_model)  # where the JSON route looks it up
+    monkeypatch.setattr(answers, "BATCHER", answers.Batcher(broken_model))  # every surface's model calls
     image = bad_inputs.encoded(bad_inputs.on_paper(), "PNG")
     with caplog.at_level(logging.ERROR, logger="digit_studio"), TestClient(json_api.api) as client:
         response = client.post("/api/classify", files={"image": ("7.png", image)})

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 
 from digit_studio import answers
 from digit_studio.core import preprocess
@@ -302,10 +302,9 @@ async def api_classify_batch(request: fastapi.Request) -> JSONResponse:
     return await json_route(request, "classify_batch")
 
 
-@api.post("/api/pen/{pad}", include_in_schema=False)
 async def pen_live(pad: str, request: fastapi.Request) -> JSONResponse:
-    """The page's canvas while the pen moves, and at pen-up (pen_canvas.py): {"page", "drawing", "png"} in, the
-    canvas's live answer out. Not in the API's docs: it answers with the page's HTML, for the page."""
+    """The page's canvas while the pen moves, and at pen-up (pen_canvas.py): {"page", "drawing", "png", "lang"} in,
+    the canvas's live answer out. Not in the API's docs: it answers with the page's HTML, for the page."""
     live = pen_canvas.LIVE.get(pad)
     if live is None:
         return JSONResponse({"error": "No such canvas."}, 404)
@@ -318,3 +317,22 @@ async def pen_live(pad: str, request: fastapi.Request) -> JSONResponse:
     except ValueError:
         data = None  # refused by the canvas's own check, with its message
     return JSONResponse(await live(data))  # on the event loop: the drawing is read, and the models run, elsewhere
+
+
+def with_pen_route(app):
+    """The ASGI app `app` with POST /api/pen/{canvas} (pen_live) answered first, past every middleware: with a class
+    drawing at once it is most of the server's requests, and Gradio's middleware, which the app's own routes pass
+    through too, was about half of each one's cost in the serving thread (docs/performance.md)."""
+
+    async def asgi(scope, receive, send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and scope["method"] == "POST" and path.startswith(PEN_PREFIX):
+            response = await pen_live(path.removeprefix(PEN_PREFIX), Request(scope, receive))
+            await response(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return asgi
+
+
+PEN_PREFIX = "/" + pen_canvas.LIVE_ROUTE
