@@ -222,7 +222,8 @@ class Visitor:
         return answer
 
     async def queued(self, http: httpx.AsyncClient, dependency: dict, event_data, data: list | None = None) -> dict:
-        """One event through Gradio's queue, as the page sends it; Gradio's final message for it."""
+        """One event as the page sends it, through Gradio's queue (or, for an event that skips it, one POST to
+        /gradio_api/run/predict); Gradio's final message for it."""
         body = {
             "data": data or [],
             "event_data": event_data,
@@ -230,6 +231,11 @@ class Visitor:
             "trigger_id": dependency["targets"][0][0] if dependency["targets"] else None,
             "session_hash": self.session,
         }
+        if dependency.get("queue") is False:
+            response = await http.post("gradio_api/run/predict", json=body, timeout=TIMEOUT_S)
+            self.answered += 1
+            answer = response.json()
+            return {"success": response.is_success, "output": answer if response.is_success else answer}
         async with asyncio.timeout(TIMEOUT_S):
             joined = await http.post("gradio_api/queue/join", json=body, timeout=TIMEOUT_S)
             joined.raise_for_status()

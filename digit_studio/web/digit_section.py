@@ -182,9 +182,10 @@ def layout(page: Page) -> Wire:
         page_outputs = {"outputs": [*cards, preview, summary, page.current_digit, page.last_answer], **PAGE_EVENT}
         correction()
         pad_view = events.guarded(drawn, no_digit=nothing)
-        # While the pen moves, live_view answers outside the queue; at pen-up, Undo and Clear (change) the whole page
-        # does, "Why they differ" too.
-        pad.change(pad_view, None, trigger_mode="always_last", **page_outputs).success(**page.why_refresh)
+        # While the pen moves, live_view answers through the canvas's route; at pen-up, Undo and Clear (change) the
+        # whole page does, "Why they differ" too: one request each, not the queue's join, stream and estimates, which
+        # cost more than the answer itself with a class drawing at once (docs/performance.md).
+        pad.change(pad_view, None, trigger_mode="always_last", queue=False, **page_outputs).success(**page.why_refresh)
         upload.change(events.guarded(uploaded, no_digit=nothing), upload, **page_outputs).success(**page.why_refresh)
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
         api = {"outputs": outputs, "preprocess": False}

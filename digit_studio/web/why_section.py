@@ -297,6 +297,7 @@ def layout(page: Page) -> Wire:
         # A refresh asked for while one runs waits and then runs with the newest input, rather than being dropped
         # (Gradio's default for a chained event): a Clear right after a stroke must not leave the stroke's maps.
         trigger_mode="always_last",
+        queue=False,  # as the pen-up it follows (digit_section.py)
         **private,
     )
 
