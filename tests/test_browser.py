@@ -253,7 +253,10 @@ def test_the_stress_test_stays_true(page):
     assert page.locator(".toast-body").count() == 0  # no error shown
     page.locator("#mistakes .thumbnail-item").first.click()
     page.wait_for_function("() => document.querySelector('#stress_rotation input[type=number]').value === '0'")
-    page.wait_for_timeout(1000)  # the smooth scroll
+    page.wait_for_function(  # the smooth scroll, once the explanation is refreshed
+        """() => { const box = document.querySelector('#why_maps').getBoundingClientRect();
+                   return box.top >= 0 && box.top + Math.min(box.height, 200) <= innerHeight; }"""
+    )
     assert in_view(page, "#why_maps")
 
 
@@ -455,7 +458,7 @@ def test_the_page_is_accessible_in_both_languages(browser, app_url, locale, verd
             if status.text_content() == verdict:
                 break
             page.wait_for_timeout(100)
-        assert status.text_content() == verdict
+        assert status.text_content() == verdict, status.text_content()
         expect_no_wcag_violations(page, "a 7 drawn")
         page.locator("#why .label-wrap").click()
         page.locator("#why_maps img").nth(1).wait_for()

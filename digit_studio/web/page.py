@@ -107,13 +107,18 @@ def status_region(source: str) -> gr.HTML:
 
 STATUS_JS = """
 const status = element.querySelector("[role=status]");
-const copy = () => {
-  const source = document.querySelector(props.source);
-  const line = source ? (source.querySelector("h3, p") || source).innerText.trim() : "";
+const copy = (source) => {
+  const line = (source.querySelector("h3, p") || source).innerText.trim();
   if (line && line !== status.textContent) status.textContent = line;
 };
-new MutationObserver(copy).observe(document.querySelector(props.source), {childList: true, subtree: true,
-  characterData: true});
+// The source may be drawn after this component: wait for it
+const follow = () => {
+  const source = document.querySelector(props.source);
+  if (!source) return setTimeout(follow, 100);
+  new MutationObserver(() => copy(source)).observe(source, {childList: true, subtree: true, characterData: true});
+  copy(source);
+};
+follow();
 """
 
 
