@@ -3,7 +3,7 @@
     python -m benchmarks.crowd                       # N = 1, 10, 20, 40, 80; about 4 minutes
     python -m benchmarks.crowd --visitors 40 --seconds 10 --no-probes
     python -m benchmarks.crowd --app-dir DIR --env GRADIO_ANALYTICS_CACHE_FREQUENCY=100000 --name crowd-base
-    python -m benchmarks.crowd --taskset 0               # the server on one core (the crowd keeps both)
+    python -m benchmarks.crowd --server-cpus 0           # the server on one core (the crowd keeps both)
 
 Each visitor opens the page's session and draws in a loop: a 1 s stroke, during which the canvas sends its drawing at
 the page's cadence (pen_canvas.LIVE_MS, and only once the previous one is answered, as the page does), to the canvas's
@@ -31,8 +31,8 @@ import io
 import json
 import os
 import re
+import ssl
 import statistics
-import subprocess
 import threading
 import time
 import uuid
@@ -59,6 +59,7 @@ FRAMES = 9  # partial drawings per stroke, one per live event at most
 TIMEOUT_S = 15  # an answer later than this never came
 ANSWER = re.compile(r'data-answer="([^"]*)"')
 TICKS = os.sysconf("SC_CLK_TCK")
+TLS = ssl.create_default_context()  # one for every visitor's client: making one each takes longer than a level's start
 
 
 def canvas_png(pixels: np.ndarray) -> str:
@@ -319,7 +320,7 @@ class Probes:
 
 
 async def crowd(url: str, visitors: int, seconds: float, drawings: list[list[str]], server_pid: int) -> list[Visitor]:
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, verify=TLS) as http:
         page = Page((await http.get("config")).json())
     people = [Visitor(url, page, drawings, first) for first in range(visitors)]
     until = time.perf_counter() + seconds
@@ -327,7 +328,7 @@ async def crowd(url: str, visitors: int, seconds: float, drawings: list[list[str
     async def one(person: Visitor, delay: float) -> None:
         await asyncio.sleep(delay)  # visitors start within one stroke-and-look, not in lockstep
         limits = httpx.Limits(max_connections=6)  # a browser's connections to one host
-        async with httpx.AsyncClient(base_url=url, limits=limits) as http:
+        async with httpx.AsyncClient(base_url=url, limits=limits, verify=TLS) as http:
             await person.run(http, until)
 
     spacing = (STROKE_S + LOOK_S) / max(visitors, 1)
@@ -341,7 +342,7 @@ def expected_answers(url: str, drawings: list[list[str]]) -> list[str]:
     person = Visitor(url, page, drawings, 0)
 
     async def each() -> list[str]:
-        async with httpx.AsyncClient(base_url=url) as http:
+        async with httpx.AsyncClient(base_url=url, verify=TLS) as http:
             found = []
             for index, frames in enumerate(drawings):
                 await person.pen_up(http, frames[-1], index)
@@ -440,7 +441,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="how long each level draws (default 20)")
     parser.add_argument("--app-dir", type=Path, default=REPO, help="the checkout whose app.py to serve")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server (repeatable)")
-    parser.add_argument("--taskset", help="CPU list to pin the server to, as taskset -c takes it (e.g. 0)")
+    parser.add_argument("--server-cpus", help="the CPUs the server may use, e.g. 0 (default: all; the crowd keeps all)")
     parser.add_argument("--no-probes", action="store_true", help="no /api/classify, gradio_client, number or why")
     parser.add_argument("--name", default="crowd", help="the results' file name (default crowd)")
     parser.add_argument("--plot", action="store_true", help="also draw NAME.png (matplotlib)")
@@ -449,12 +450,14 @@ def main() -> None:
     images, _ = mnist_data.load_test_from_dir(MNIST_SUBSET)
     drawings = [stroke_frames(pixels) for pixels in images[:DRAWINGS]]
     machine = host.machine()
-    process, url = start_app(env, cwd=args.app_dir)
+    everywhere = os.sched_getaffinity(0)
+    if args.server_cpus:  # the server and its workers inherit it from here, from their start
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.server_cpus.split(",")})
     try:
-        if args.taskset:
-            subprocess.run(
-                ["taskset", "-a", "-p", "-c", args.taskset, str(process.pid)], check=True, capture_output=True
-            )
+        process, url = start_app(env, cwd=args.app_dir)
+    finally:
+        os.sched_setaffinity(0, everywhere)
+    try:
         expected = expected_answers(url, drawings)
         levels = []
         for visitors in args.visitors:
@@ -465,7 +468,7 @@ def main() -> None:
     machine["load_average_at_end"] = host.load_average()
     server = "this checkout" if args.app_dir == REPO else f"app.py of {args.app_dir.name}"
     server += "".join(f", {key}={value}" for key, value in env.items())
-    server += f", pinned to CPU {args.taskset}" if args.taskset else ""
+    server += f", on CPU {args.server_cpus} only" if args.server_cpus else ""
     report = {"machine": machine, "server": server, "seconds": args.seconds, "levels": levels}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -78,3 +78,22 @@ def test_the_trivial_endpoint_is_absent_unless_the_benchmark_asks(app_url):
     with urllib.request.urlopen(app_url + "config", timeout=30) as response:
         api_names = {dependency.get("api_name") for dependency in json.load(response)["dependencies"]}
     assert {"classify", "classify_sketch"} <= api_names and "trivial" not in api_names
+
+
+def test_the_crowd_speaks_the_page_protocol_and_counts_what_it_sees(app_url):
+    """benchmarks/crowd.py's visitors against the running app for a few seconds: every pen-up answered with the
+    digit a quiet server gives the same drawing, live answers while drawing, and nothing stale or wrong."""
+    import asyncio
+
+    from benchmarks import crowd
+    from digit_studio.core import mnist_data
+
+    images, _ = mnist_data.load_test_from_dir(crowd.MNIST_SUBSET)
+    drawings = [crowd.stroke_frames(pixels) for pixels in images[:3]]
+    expected = crowd.expected_answers(app_url, drawings)
+    assert expected == ["7", "2", "1"]  # MNIST's first three test digits
+    people = asyncio.run(crowd.crowd(app_url, 2, 1.5, drawings, 0))
+    answers = [(drawing, answer) for person in people for drawing, answer in person.answers]
+    assert answers and all(answer == expected[drawing] for drawing, answer in answers)
+    assert all(person.live_shown > 0 and not person.errors and not person.stale_shown for person in people)
+    assert all(len(person.settled_ms) == len(person.pen_up_ms) == len(person.answers) for person in people)
