@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 from starlette.requests import Request
-from test_limits import config, join
+from test_limits import config, drawing, join, page_drawing_event
 from test_mcp import call
 
+import bad_inputs
 from conftest import REPO
 from digit_studio import corrections
 from digit_studio.web import callers
@@ -246,8 +247,8 @@ FLOOD = "198.51.100.7"
 
 def test_one_address_keeps_its_limit_through_new_sessions_and_forged_headers(app_url, feedback_dir):
     """A script that opens a new session for every correction and writes an X-Forwarded-For entry of its own before
-    the proxy's keeps PER_ADDRESS corrections in 10 minutes, through /correct and MCP alike; a visitor from another
-    address is still kept, whatever entries it forges."""
+    the proxy's keeps PER_ADDRESS corrections in 10 minutes, through /correct, the page and MCP alike; a visitor from
+    another address is still kept, whatever entries it forges."""
     image = REPO / "examples/7_mnist.png"
     (index,) = [d["id"] for d in config(app_url)["dependencies"] if d.get("api_name") == "correct"]
     with open(image, "rb") as file:
@@ -262,6 +263,20 @@ def test_one_address_keeps_its_limit_through_new_sessions_and_forged_headers(app
     refused = [message["output"]["error"] for message in flood if not message["success"]]
     assert refused == [corrections.FLOOD_MESSAGE] * 2
     assert correct(f"{FLOOD}, 203.0.113.9")["success"]
+    page = config(app_url)
+    (button,) = [c["id"] for c in page["components"] if c.get("props", {}).get("elem_id") == "correct_not_a_digit"]
+    (not_a_digit,) = [d["id"] for d in page["dependencies"] if [button, "click"] in d["targets"]]
+
+    def on_the_page(forwarded_for: str) -> str:
+        """Draw on the page in a new session, then press "Not a digit": the line under the buttons."""
+        session = uuid.uuid4().hex
+        drawn = bad_inputs.encoded(bad_inputs.on_transparent(), "PNG")
+        assert join(app_url, page_drawing_event(app_url), drawing(drawn), session)["success"]
+        message = join(app_url, not_a_digit, None, session, [None], {"X-Forwarded-For": forwarded_for})
+        return message["output"]["data"][0]
+
+    assert on_the_page(f"10.9.9.9, {FLOOD}") == f"⚠️ {corrections.FLOOD_MESSAGE}"
+    assert "⚠️" not in on_the_page(f"{FLOOD}, 203.0.113.11")
     failed, text = call(app_url, "correct_digit", image.read_bytes(), headers={"X-Forwarded-For": FLOOD}, label="7")
     assert failed and corrections.FLOOD_MESSAGE in text
     forged = {"X-Forwarded-For": f"{FLOOD}, 203.0.113.10"}
