@@ -63,8 +63,10 @@ TLS = ssl.create_default_context()  # one for every visitor's client: making one
 
 
 def canvas_png(pixels: np.ndarray) -> str:
-    """A 28x28 digit as the page's canvas sends it: black ink on a transparent 400x400 PNG, as a data URL."""
-    ink = Image.fromarray(pixels).resize((CANVAS, CANVAS), Image.BILINEAR)
+    """A 28x28 digit as the page's canvas sends it: black ink on a transparent 400x400 PNG, as a data URL. The ink is
+    solid, as a pen's strokes are (a digit enlarged smoothly and cut at half its grey)."""
+    smooth = np.asarray(Image.fromarray(pixels).resize((CANVAS, CANVAS), Image.BILINEAR))
+    ink = Image.fromarray(np.where(smooth > 127, 255, 0).astype(np.uint8))
     rgba = Image.merge("RGBA", (*[Image.new("L", ink.size, 0)] * 3, ink))
     buffer = io.BytesIO()
     rgba.save(buffer, format="PNG")
