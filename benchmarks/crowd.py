@@ -175,7 +175,7 @@ class Visitor:
 
         async def light() -> None:
             try:
-                answer = await self.ask_live(http, data)
+                answer = await self.ask_live(http, {**data, "settled": True})
             except (httpx.HTTPError, TimeoutError) as error:
                 self.errors.append(f"pen-up live: {type(error).__name__}")
                 return

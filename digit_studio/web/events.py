@@ -10,6 +10,8 @@ A page event whose drawing was overtaken by a newer one (pen_canvas.Stale) chang
     live = events.live_answers(outputs_of, pad_id)   # a canvas's live function, with the same policy
 """
 
+import asyncio
+import contextlib
 import functools
 import logging
 
@@ -121,10 +123,15 @@ def digit_from_sketch_files(sketch: dict) -> np.ndarray:
         return preprocess.preprocess_sketch(arrays)
 
 
+# Drawings sent while the pen moves are read and answered at most this many at once; pen-up drawings ("settled": true)
+# pass them by, so that with a class drawing at once the answer to a finished drawing waits behind a few, not dozens.
+MOVING_PEN = asyncio.Semaphore(4)
+
+
 def live_answers(outputs_of, pad_id: str):
     """The live function of canvas pad_id (pen_canvas.canvas's `live`), a coroutine: {"page", "drawing", "png",
-    "lang"} in; out, the drawing's number and `await outputs_of(number, sketch, language)`, in the page's language,
-    or {"stale": True} for a drawing overtaken by a newer one, {"empty": True} for a blank canvas, or
+    "lang", "settled"} in; out, the drawing's number and `await outputs_of(number, sketch, language)`, in the page's
+    language, or {"stale": True} for a drawing overtaken by a newer one, {"empty": True} for a blank canvas, or
     {"error": message}. Every limit and message of the queued events applies."""
 
     async def live(data) -> dict:
@@ -132,7 +139,8 @@ def live_answers(outputs_of, pad_id: str):
         try:
             with pen_canvas.drawing_in(data, pad_id) as (number, sketch):
                 chosen = data.get("lang") if isinstance(data.get("lang"), str) else None
-                outputs = await outputs_of(number, sketch, words.language(chosen=chosen))
+                async with contextlib.nullcontext() if data.get("settled") is True else MOVING_PEN:
+                    outputs = await outputs_of(number, sketch, words.language(chosen=chosen))
                 return {"drawing": number, "outputs": outputs}
         except pen_canvas.Stale:
             return {"drawing": number, "stale": True}

@@ -121,7 +121,7 @@ const ask = (sent) => live(sent).then((answer) => {
 // and, on a canvas with a live function, to it as well, whose answer usually shows first.
 const send = (event) => {
   const sent = drawing();
-  if (live && sent.png) ask(sent);
+  if (live && sent.png) ask({...sent, settled: true});
   trigger(event, sent);
 };
 // While the pen moves: the next live drawing leaves once the previous one is answered.
