@@ -20,7 +20,7 @@ import tensorflow as tf
 import uvicorn
 
 import model_defs
-from digit_studio import answers, hub
+from digit_studio import answers, hub, words
 from digit_studio.web import (
     compare_section,
     corrections_panel,
@@ -32,7 +32,7 @@ from digit_studio.web import (
     uploads,
     why_section,
 )
-from digit_studio.web.page import HEAD, I18N, PAGE_CSS, Page, say
+from digit_studio.web.page import HEAD, I18N, PAGE_CSS, Page
 
 MAX_FILE_SIZE = uploads.MAX_IMAGE_BYTES  # per file, for Gradio's uploads as for the JSON routes
 # Uploads are deleted once this old and no request waiting or running names them (30 s unless set).
@@ -60,7 +60,7 @@ METRICS = json.loads((WEIGHTS_DIR / model_defs.METRICS_FILE).read_text())["model
 # Visitors' corrections: FEEDBACK_DIR (corrections/ unless set), pushed to the Hub dataset FEEDBACK_REPO if set.
 corrections_panel.configure()
 
-with gr.Blocks(title=say("title")) as demo:
+with gr.Blocks(title=words.text("title")) as demo:  # language_switch() retitles it for the visitor
     page = Page(WEIGHTS_DIR, METRICS)
     # In page order: "Why they differ" explains the digit above it.
     sections = [section.layout(page) for section in (digit_section, why_section, number_section, compare_section)]
@@ -80,8 +80,9 @@ gradio_fixes.UploadJanitor(demo, page.sketchpads, UPLOAD_LIFETIME_S, period=min(
 if __name__ == "__main__":
     # The page in the visitor's language (page.HEAD chooses it, I18N holds Gradio's share of its words)
     gr.mount_gradio_app(
-        json_api.api, demo, path="/", max_file_size=MAX_FILE_SIZE, css=PAGE_CSS, head=HEAD, i18n=I18N, mcp_server=True
+        json_api.api, demo, path="/", max_file_size=MAX_FILE_SIZE, css=PAGE_CSS, i18n=I18N, mcp_server=True
     )
+    json_api.api.add_middleware(gradio_fixes.FirstInHead, html=HEAD)
     gradio_fixes.refuse_unreceived_files(demo)
     gradio_fixes.offer_callable_mcp_tools(demo)
     gradio_fixes.clean_mcp_files(demo)

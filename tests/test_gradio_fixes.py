@@ -134,3 +134,22 @@ def test_an_mcp_server_that_did_not_start_says_why():
     demo.mcp_error = "Error launching MCP server: the reason"
     with pytest.raises(RuntimeError, match="the reason"):
         gradio_fixes.offer_callable_mcp_tools(demo)
+
+
+def test_first_in_head_serves_a_script_ahead_of_gradios_code():
+    """Gradio's page does not hold mount_gradio_app's head (its own code adds it later, once it has picked its
+    locale); FirstInHead puts a script first in the page's <head>, and leaves every other response alone."""
+    import fastapi
+    from fastapi.testclient import TestClient
+
+    with gr.Blocks() as blocks:
+        gr.Markdown("a page")
+    app = gr.mount_gradio_app(fastapi.FastAPI(), blocks, path="/", head="<script>/* given head */</script>")
+    app.add_middleware(gradio_fixes.FirstInHead, html="<script>/* first */</script>")
+    with TestClient(app) as client:
+        page = client.get("/")
+        config = client.get("/config")
+    assert "<script>/* given head */" not in page.text  # only in the config Gradio embeds, for its code to add
+    assert page.text.index("/* first */") < page.text.index('<script type="module"')
+    assert int(page.headers["content-length"]) == len(page.content)
+    assert "/* first */" not in config.text and config.json()["components"]

@@ -25,6 +25,10 @@ Nothing else in the studio touches Gradio's internals.
 6. NAMED_EXAMPLES_JS: gr.Examples shows each example picture as a button holding an image with an empty alt, so a
    screen reader announces a row of unnamed buttons (axe-core's button-name); each is named after its file. A
    gr.Image's picture is such a button too; it is named after the image's label.
+7. FirstInHead: Gradio picks its locale from navigator.language before it adds the `head` given to
+   gr.mount_gradio_app, so a script there cannot choose the page's language (?lang=, or English for a browser in
+   neither of the page's languages) for Gradio's own words. This serves the page with the script first in its
+   <head>, ahead of Gradio's code.
 
 Checked and not needed: setting `is_running` by hand (the lifespan gr.mount_gradio_app installs sets it at start-up).
 The API endpoints hang off hidden buttons rather than gr.api, which would describe /classify's inputs and outputs
@@ -150,3 +154,36 @@ new MutationObserver(() => {
   });
 }).observe(document.documentElement, {childList: true, subtree: true});
 """
+
+
+class FirstInHead:
+    """ASGI middleware: the page at `path` (Gradio's index, plain HTML) with `html` first in its <head>."""
+
+    def __init__(self, app, html: str, path: str = "/"):
+        self.app, self.html, self.path = app, html.encode(), path
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] != self.path:
+            return await self.app(scope, receive, send)
+        start, body = None, []
+
+        async def patched(message):
+            nonlocal start
+            if message["type"] not in ("http.response.start", "http.response.body"):
+                return await send(message)  # as a test client's http.response.debug
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            body.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            page, headers = b"".join(body), start["headers"]
+            names = {name.lower(): value for name, value in headers}
+            if names.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in names:
+                page = page.replace(b"<head>", b"<head>" + self.html, 1)
+                headers = [(name, value) for name, value in headers if name.lower() != b"content-length"]
+                headers.append((b"content-length", str(len(page)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": page})
+
+        await self.app(scope, receive, patched)

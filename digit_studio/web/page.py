@@ -78,14 +78,16 @@ HEAD = (
 
 
 def language_switch() -> gr.HTML:
-    """A link to the page in the other language, which also reads its own name in that language."""
+    """A link to the page in the other language, named in that language; it also gives the browser's tab the page's
+    title in the visitor's language."""
     return gr.HTML(
         html_template=(
             '<nav class="language-switch" aria-label="${names[studio_language].language_switch}">'
             '<a href="?lang=${other[studio_language]}" lang="${other[studio_language]}" '
             'hreflang="${other[studio_language]}">${names[studio_language].other_language}</a></nav>'
         ),
-        names=words.every_language("language_switch", "other_language"),
+        names=words.every_language("language_switch", "other_language", "title"),
+        js_on_load="document.title = props.names[window.studio_language || 'en'].title;",
         other={words.ENGLISH: words.PORTUGUESE, words.PORTUGUESE: words.ENGLISH},
         apply_default_css=False,
         elem_id="language",
