@@ -141,3 +141,25 @@ def test_pages_drawing_different_digits_at_once_each_get_their_own(app_url):
                 assert reply["drawing"] == number, reply
                 assert f'data-answer="{label}"' in reply["outputs"]["cnn"], (label, reply["outputs"]["cnn"][:120])
                 assert f'data-drawing="{number}"' in reply["outputs"]["linear"]
+
+
+def test_a_pen_up_drawing_passes_the_drawings_sent_while_the_pen_moves(monkeypatch):
+    """With as many moving-pen drawings being answered as the route takes at once, another waits its turn, while a
+    pen-up drawing ("settled") is answered at once."""
+
+    async def outputs_of(number: int, sketch: dict, language: str) -> dict:
+        return {"answered": number}
+
+    async def scenario() -> None:
+        lane = asyncio.Semaphore(4)
+        monkeypatch.setattr(events, "MOVING_PEN", lane)
+        live = events.live_answers(outputs_of, "lane-test")
+        for _ in range(4):
+            await lane.acquire()  # four moving-pen drawings being read
+        moving = asyncio.ensure_future(live({"page": "a", "drawing": 1, "png": seven_png()}))
+        settled = await asyncio.wait_for(live({"page": "b", "drawing": 2, "png": seven_png(), "settled": True}), 5)
+        assert settled == {"drawing": 2, "outputs": {"answered": 2}} and not moving.done()
+        lane.release()
+        assert await asyncio.wait_for(moving, 5) == {"drawing": 1, "outputs": {"answered": 1}}
+
+    asyncio.run(scenario())
