@@ -4,6 +4,7 @@
     python -m benchmarks.crowd --visitors 40 --seconds 10 --no-probes
     python -m benchmarks.crowd --app-dir DIR --env GRADIO_ANALYTICS_CACHE_FREQUENCY=100000 --name crowd-base
     python -m benchmarks.crowd --server-cpus 0           # the server on one core (the crowd keeps both)
+    python -m benchmarks.crowd --compare crowd-before crowd --visitors 40 --name crowd-compared  # kept runs, a row each
 
 Each visitor opens the page's session and draws in a loop: a 1 s stroke, during which the canvas sends its drawing at
 the page's cadence (pen_canvas.LIVE_MS, and only once the previous one is answered, as the page does), to the canvas's
@@ -418,6 +419,25 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compared(names: list[str], visitors: int) -> str:
+    """One row per kept run (RESULTS/NAME.json) at `visitors` visitors drawing: the runs side by side."""
+    lines = [
+        f"| run, {visitors} visitors drawing | pen-up to answer p50 / p95, ms | to the settled verdict p50 / p95, ms "
+        "| live answers a second (median visitor) | events answered a second | server CPU | crowd's own CPU | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        report = json.loads((RESULTS / f"{name}.json").read_text())
+        row = next(row for row in report["levels"] if row["visitors"] == visitors)
+        pen, settled = row["pen_up_ms"], row.get("settled_ms", {"p50": None, "p95": None})
+        lines.append(
+            f"| {name}: {report['server']} | {pen['p50']} / {pen['p95']} | {settled['p50']} / {settled['p95']} "
+            f"| {row['live_per_s_median_visitor']} | {row['events_per_s']} | {row['server_cpu']:.0%} "
+            f"| {row['crowd_cpu']:.0%} | {row['errors']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def plot(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -447,7 +467,13 @@ def main() -> None:
     parser.add_argument("--no-probes", action="store_true", help="no /api/classify, gradio_client, number or why")
     parser.add_argument("--name", default="crowd", help="the results' file name (default crowd)")
     parser.add_argument("--plot", action="store_true", help="also draw NAME.png (matplotlib)")
+    parser.add_argument("--label", help="what the server is, for the results (default: this checkout)")
+    parser.add_argument("--compare", nargs="+", metavar="RUN", help="no run: NAME.md compares kept runs instead")
     args = parser.parse_args()
+    if args.compare:
+        (RESULTS / f"{args.name}.md").write_text(text := compared(args.compare, args.visitors[0]))
+        print(text)
+        return
     env = dict(item.split("=", 1) for item in args.env)
     images, _ = mnist_data.load_test_from_dir(MNIST_SUBSET)
     drawings = [stroke_frames(pixels) for pixels in images[:DRAWINGS]]
@@ -468,7 +494,7 @@ def main() -> None:
     finally:
         stop_app(process)
     machine["load_average_at_end"] = host.load_average()
-    server = "this checkout" if args.app_dir == REPO else f"app.py of {args.app_dir.name}"
+    server = args.label or ("this checkout" if args.app_dir == REPO else f"app.py of {args.app_dir.name}")
     server += "".join(f", {key}={value}" for key, value in env.items())
     server += f", on CPU {args.server_cpus} only" if args.server_cpus else ""
     report = {"machine": machine, "server": server, "seconds": args.seconds, "levels": levels}
