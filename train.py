@@ -32,6 +32,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -278,6 +279,63 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self.start)
 
 
+class StepWindow(keras.callbacks.Callback):
+    """Holds fit at most `steps` training or validation steps ahead of the devices: a step starts once the one
+    `steps` before it has ended. Keras runs batch-end callbacks on threads of its own, so fit never waits for a
+    step; over several devices XLA then takes up to 32 steps a device in flight, and its CPU runtime can deadlock
+    there: one device's share of a step is never launched while the others wait for it in the gradients' all-reduce
+    (docs/reproducibility.md). A window well under 32 still lets the host prepare the next batches meanwhile."""
+
+    async_safe = True  # its batch-end hooks may run on Keras's threads: they only count, under a lock
+
+    def __init__(self, steps: int = 8):
+        super().__init__()
+        self.steps = steps
+        self.ended = threading.Condition()
+        self.started = self.finished = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        with self.ended:
+            self.ended.wait_for(lambda: self.started - self.finished < self.steps)
+            self.started += 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        with self.ended:
+            self.finished += 1
+            self.ended.notify()
+
+    on_test_batch_begin = on_train_batch_begin
+    on_test_batch_end = on_train_batch_end
+
+
+def fit_callbacks(timer: EpochTimer) -> list[keras.callbacks.Callback]:
+    """model.fit's callbacks: timer, and a StepWindow where training is spread over several devices."""
+    return [timer, StepWindow()] if keras.distribution.distribution() else [timer]
+
+
+def left_out(count: int, batch_size: int) -> int:
+    """How many of count training rows to leave out, fewer than the devices, so that every batch of batch_size splits
+    evenly across the devices of Keras's distribution (it cannot shard an uneven last batch). They are left out from
+    the front, MNIST's first digits: the rows at the end are visitors' corrections (--extra-data)."""
+    distribution = keras.distribution.distribution()
+    devices = distribution.device_mesh.devices.size if distribution else 1
+    return (count % batch_size) % devices
+
+
+def check_even_split(devices: int, recipes: dict[str, dict], scored: int) -> None:
+    """Refuses, in one line, a device count that cannot split every batch evenly: the recipe's batches, and those the
+    scored images (test or held out) come in, of the batch size and of 1,000."""
+    for name, recipe in recipes.items():
+        batch_size = recipe["batch_size"]
+        batches = {batch_size, *(size for batch in (batch_size, 1000) for size in (min(batch, scored), scored % batch))}
+        if any(size % devices for size in batches):
+            raise UsageError(
+                f"{devices} devices cannot split {name}'s batches evenly (batches of {batch_size}, {scored:,} images "
+                f"scored in batches of {batch_size} and 1,000): make fewer devices visible (CUDA_VISIBLE_DEVICES), "
+                "or change --batch-size, --subset or --validation"
+            )
+
+
 def training_devices() -> list[str]:
     """The devices training runs on, data-parallel through Keras's distribution API where there are several: every
     accelerator the backend sees, else every CPU device (XLA can simulate several). Keras distributes on JAX only."""
@@ -299,7 +357,7 @@ def recipe_of(recipe: dict, args) -> dict:
     return recipe
 
 
-def train_one(model_name: str, recipe: dict, args, train, test, validation, devices=1, build=model_defs.build):
+def train_one(model_name: str, recipe: dict, args, train, test, validation, build=model_defs.build):
     """Train build(model_name) by recipe, scoring validation (images, labels) after every epoch; returns the model
     and its metrics.json entry. Without a validation split the test set is scored instead, as a curve to watch:
     nothing is chosen from it (the schedule is fixed in advance), and the committed weights were trained that way,
@@ -312,8 +370,8 @@ def train_one(model_name: str, recipe: dict, args, train, test, validation, devi
             np.concatenate([x_train, args.extra_digits[0]]),
             np.concatenate([y_train, args.extra_digits[1]]),
         )
-    kept = len(x_train) - (len(x_train) % recipe["batch_size"]) % devices  # every batch splits evenly on the devices
-    x_train, y_train = x_train[:kept], y_train[:kept]
+    cut = left_out(len(x_train), recipe["batch_size"])
+    x_train, y_train = x_train[cut:], y_train[cut:]
     keras.utils.set_random_seed(args.seed)
 
     model = build(model_name)
@@ -342,7 +400,7 @@ def train_one(model_name: str, recipe: dict, args, train, test, validation, devi
     )
     fit = fit_arguments(x_train, y_train, validation or (x_test, y_test), recipe)
     timer = EpochTimer()
-    history = trainer.fit(epochs=recipe["epochs"], callbacks=[timer], **fit).history
+    history = trainer.fit(epochs=recipe["epochs"], callbacks=fit_callbacks(timer), **fit).history
     seconds = timer.seconds[1:] or timer.seconds  # the first epoch also compiles the graph; later ones show the pace
     total_seconds = sum(timer.seconds)
     outliers = functools.partial(train_outliers, extra=getattr(args, "extra_non_digits", None))
@@ -366,7 +424,7 @@ def train_one(model_name: str, recipe: dict, args, train, test, validation, devi
         f"{split}_accuracy": float(accuracy),
         f"{split}_loss": float(loss),
         "test_images": 0 if validation else len(x_test),
-        "train_images": min(mnist_images, kept),  # MNIST's; the recipe's style_digits come on top
+        "train_images": mnist_images - cut,  # MNIST's; the recipe's style_digits come on top
         "validation_images": len(validation[0]) if validation else 0,
         "seconds_per_epoch": round(float(np.mean(seconds)), 2),  # the augmented epochs
         "jit_compiled": bool(trainer.jit_compile),  # XLA; TensorFlow trains its image augmentation as a graph instead
@@ -405,7 +463,7 @@ def train_clean(model, recipe: dict, fit: dict, seed: int = 0) -> tuple[dict, li
     schedule = keras.optimizers.schedules.CosineDecay(recipe.get("clean_learning_rate", CLEAN_LEARNING_RATE), steps)
     clean.compile(optimizer=keras.optimizers.Adam(schedule), **loss_and_metrics(recipe))
     timer = EpochTimer()
-    history = clean.fit(epochs=recipe["clean_epochs"], callbacks=[timer], **fit).history
+    history = clean.fit(epochs=recipe["clean_epochs"], callbacks=fit_callbacks(timer), **fit).history
     return history, timer.seconds
 
 
@@ -428,6 +486,8 @@ def train_outliers(
     digits, labels = with_drawn_digits(fit["x"], labels, recipe.get("outlier_style_digits", 0), seed)
     images = np.concatenate([digits, outliers])
     targets = np.concatenate([eye[labels], np.full((len(outliers), model_defs.NUM_CLASSES), 0.1, "float32")])
+    cut = left_out(len(images), fit["batch_size"])
+    images, targets = images[cut:], targets[cut:]
     watched = fit["validation_data"]
     watched = watched[0], watched[1] if watched[1].ndim == 2 else eye[watched[1]]
     trainer = trainer_for(model, None)
@@ -438,7 +498,7 @@ def train_outliers(
     timer = EpochTimer()
     history = trainer.fit(
         images, targets, batch_size=fit["batch_size"], epochs=recipe["outlier_epochs"], validation_data=watched,
-        callbacks=[timer], verbose=fit["verbose"], shuffle=True,
+        callbacks=fit_callbacks(timer), verbose=fit["verbose"], shuffle=True,
     ).history  # fmt: skip
     return history, timer.seconds
 
@@ -641,6 +701,7 @@ def train_and_save(args, recipes: dict[str, dict], build=model_defs.build, recor
     if args.validation >= len(x_train):
         raise UsageError(f"--validation {args.validation} leaves no training images (there are {len(x_train)})")
     train, validation = held_out(x_train, y_train, args.validation)
+    check_even_split(len(devices), recipes, len(validation[0]) if validation else len(x_test))
     extra, set_aside, source = {}, [], getattr(args, "extra_data", None) or getattr(args, "extra_data_reviewed", None)
     if source:
         counts = {
@@ -652,7 +713,7 @@ def train_and_save(args, recipes: dict[str, dict], build=model_defs.build, recor
     test = prepare(x_test), y_test
     trained = {}
     for name, recipe in recipes.items():
-        model, entry = train_one(name, recipe, args, train, test, validation, len(devices), build)
+        model, entry = train_one(name, recipe, args, train, test, validation, build)
         trained[name] = model, {**entry, **extra, **(record or {})}
     if source:
         gate(args, trained)

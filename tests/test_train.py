@@ -265,22 +265,36 @@ def test_a_failure_while_writing_leaves_the_previous_set_in_place(small_mnist, t
 
 
 @pytest.mark.training
-def test_jax_trains_data_parallel_and_its_weights_score_the_same_in_tensorflow(small_mnist, tmp_path):
-    """KERAS_BACKEND=jax over two simulated CPU devices: DataParallel, recorded, and loadable by the app's backend."""
+def test_jax_trains_every_phase_data_parallel_and_its_weights_score_the_same_in_tensorflow(small_mnist, tmp_path):
+    """KERAS_BACKEND=jax over two simulated CPU devices, through the CNN's three phases (augmented, without
+    augmentation, with non-digits): DataParallel, recorded, and loadable by the app's backend. Batches of 4 make each
+    phase 200 to 250 steps: a loop that ran that far ahead of the devices deadlocked in an all-reduce."""
     result = run_train(
-        *("--model", "cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--set", "style_digits=100"),
-        *("--set", "clean_epochs=0", "--set", "outlier_epochs=0"),  # one phase is enough to show the devices
+        *("--model", "cnn", "--data-dir", str(small_mnist), "--epochs", "1", "--batch-size", "4"),
+        *("--set", "style_digits=100", "--set", "clean_epochs=1", "--set", "outliers=100", "--set", "outlier_epochs=1"),
         *("--output-dir", str(tmp_path)),
         env={"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     entry = json.loads((tmp_path / "metrics.json").read_text())["models"]["cnn"]
     assert entry["backend"] == "jax" and entry["devices"] == 2 and entry["device"] == "2 x CPU (jax)"
+    assert len(entry["history"]["loss"]) == 3  # an epoch of each phase
     assert entry["jit_compiled"]  # else JAX runs every operation on its own: 3 ms a step on an H100 became 335
     model = model_defs.load_model("cnn", tmp_path)  # this process runs TensorFlow, as the app does
     images, labels = mnist_data.load_test_from_dir(small_mnist)
     accuracy = float(np.mean(predicted_digits(model, images) == labels))
     assert abs(accuracy - entry["test_accuracy"]) <= 1 / len(labels)
+
+
+@pytest.mark.parametrize(("devices", "scored"), [(2, 10_000), (4, 5_000), (8, 10_000), (3, 10_000), (16, 10_000)])
+def test_only_a_device_count_that_splits_every_batch_evenly_trains(devices, scored):
+    """Keras cannot shard an uneven batch: 2, 4 or 8 GPUs split the recipes' batches of 128 and the test set (or the
+    5,000 held out) evenly, and other counts are refused in one line before training, not deep inside it."""
+    if 128 % devices == 0 and 1000 % devices == 0:
+        train.check_even_split(devices, train.RECIPES, scored)
+    else:
+        with pytest.raises(train.UsageError, match=rf"^{devices} devices cannot split cnn's batches evenly "):
+            train.check_even_split(devices, train.RECIPES, scored)
 
 
 def test_a_backend_that_cannot_start_ends_with_one_line():
