@@ -252,7 +252,7 @@ PT_BR = {
     "card_sure": "{confidence:.0%} de certeza",
     "card_not_a_digit": "não é um dígito que eu conheça",
     "card_best_guess": "palpite: {label}, {confidence:.0%}",
-    "card_all_ten": "os dez",
+    "card_all_ten": "ver os dez",
     "card_score": "nota de dígito {score:.2f} ({threshold:.1f} ou mais: um dígito que ele conhece)",
     "card_bar": "{label}: {share:.0%}",
     "correction_note": (
