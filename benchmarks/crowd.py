@@ -229,7 +229,7 @@ class Visitor:
         """One event as the page sends it, through Gradio's queue (or, for an event that skips it, one POST to
         /gradio_api/run/predict); Gradio's final message for it."""
         body = {
-            "data": data or [],
+            "data": self.page.inputs(dependency) if data is None else data,
             "event_data": event_data,
             "fn_index": dependency["id"],
             "trigger_id": dependency["targets"][0][0] if dependency["targets"] else None,

@@ -66,7 +66,7 @@ class Batcher:
         self.waiting = queue.SimpleQueue()
         self.start_lock = threading.Lock()
         self.thread = None
-        self.sizes = collections.Counter()  # how many batches of each size were run, for the crowd benchmark
+        self.sizes = collections.Counter()  # how many batches of each size it has run
 
     def run(self, batch: np.ndarray) -> tuple[dict, dict[str, float]]:
         """Each model's probabilities for an N x 28 x 28 x 1 batch, and each model's wall time in milliseconds

@@ -36,6 +36,15 @@ def page_drawing_event(app_url: str, pad: str = "sketchpad", event: str = "chang
     return index
 
 
+def page_inputs(app_url: str, fn_index: int) -> list:
+    """An event's inputs as the page sends them at first: each component's value, none for a State."""
+    page = config(app_url)
+    components = {component["id"]: component for component in page["components"]}
+    (dependency,) = [d for d in page["dependencies"] if d["id"] == fn_index]
+    inputs = [components[component] for component in dependency["inputs"]]
+    return [None if component["type"] == "state" else component["props"].get("value") for component in inputs]
+
+
 def join(
     app_url: str,
     fn_index: int,
@@ -44,10 +53,11 @@ def join(
     data: list | None = None,
     headers: dict | None = None,
 ) -> dict:
-    """Call an event through the queue by its index with this event data (and inputs, and HTTP headers); returns
-    Gradio's final message."""
+    """Call an event through the queue by its index with this event data (and inputs, else those the page sends, and
+    HTTP headers); returns Gradio's final message."""
     session = session or uuid.uuid4().hex
-    body = {"data": data or [], "fn_index": fn_index, "session_hash": session, "event_data": event_data}
+    data = page_inputs(app_url, fn_index) if data is None else data
+    body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data}
     body["trigger_id"] = None
     httpx.post(f"{app_url}gradio_api/queue/join", json=body, headers=headers, timeout=TIMEOUT_S).raise_for_status()
     with httpx.stream(

@@ -182,10 +182,25 @@ def layout(page: Page) -> Wire:
         page_outputs = {"outputs": [*cards, preview, summary, page.current_digit, page.last_answer], **PAGE_EVENT}
         correction()
         pad_view = events.guarded(drawn, no_digit=nothing)
-        # While the pen moves, live_view answers through the canvas's route; at pen-up, Undo and Clear (change) the
-        # whole page does, "Why they differ" too: one request each, not the queue's join, stream and estimates, which
-        # cost more than the answer itself with a class drawing at once (docs/performance.md).
-        pad.change(pad_view, None, trigger_mode="always_last", queue=False, **page_outputs).success(**page.why_refresh)
+        why = page.why_refresh  # its inputs: the current digit, which drawn_and_why has at hand, then the section's
+
+        def drawn_and_why(evt: gr.EventData, request: gr.Request, *why_settings) -> tuple | dict:
+            """The page's view of the canvas's drawing and, in the same request, "Why they differ" for its digit."""
+            shown = pad_view(evt, request)
+            if not isinstance(shown, tuple):  # a drawing overtaken by a newer one: nothing changes
+                return shown
+            return *shown, *why["fn"](request, shown[4], *why_settings)
+
+        # While the pen moves, live_view answers through the canvas's route. At pen-up, Undo and Clear (change) the
+        # page and "Why they differ" are one request, not the queue's join, stream and estimates, which with a class
+        # drawing at once cost more than the answer itself (docs/performance.md).
+        pad.change(
+            drawn_and_why,
+            why["inputs"][1:],
+            trigger_mode="always_last",
+            queue=False,
+            **{**page_outputs, "outputs": page_outputs["outputs"] + why["outputs"]},
+        )
         upload.change(events.guarded(uploaded, no_digit=nothing), upload, **page_outputs).success(**page.why_refresh)
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
         api = {"outputs": outputs, "preprocess": False}
