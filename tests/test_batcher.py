@@ -145,21 +145,39 @@ def test_pages_drawing_different_digits_at_once_each_get_their_own(app_url):
 
 def test_a_pen_up_drawing_passes_the_drawings_sent_while_the_pen_moves(monkeypatch):
     """With as many moving-pen drawings being answered as the route takes at once, another waits its turn, while a
-    pen-up drawing ("settled") is answered at once."""
+    pen-up drawing ("settled") is answered at once; and while two pen-up drawings are being answered, a moving-pen
+    drawing waits for them."""
+    release = {}
 
     async def outputs_of(number: int, sketch: dict, language: str) -> dict:
+        if number in release:
+            await release[number].wait()
         return {"answered": number}
 
+    def drawn(number: int, settled: bool = False) -> dict:
+        return {"page": f"page-{number}", "drawing": number, "png": seven_png(), "settled": settled}
+
     async def scenario() -> None:
-        lane = asyncio.Semaphore(4)
-        monkeypatch.setattr(events, "MOVING_PEN", lane)
+        lanes = events.PenLanes(most=4, crowded=2)
+        monkeypatch.setattr(events, "PEN_LANES", lanes)
         live = events.live_answers(outputs_of, "lane-test")
         for _ in range(4):
-            await lane.acquire()  # four moving-pen drawings being read
-        moving = asyncio.ensure_future(live({"page": "a", "drawing": 1, "png": seven_png()}))
-        settled = await asyncio.wait_for(live({"page": "b", "drawing": 2, "png": seven_png(), "settled": True}), 5)
+            await lanes.moving.acquire()  # four moving-pen drawings being read
+        moving = asyncio.ensure_future(live(drawn(1)))
+        settled = await asyncio.wait_for(live(drawn(2, settled=True)), 5)
         assert settled == {"drawing": 2, "outputs": {"answered": 2}} and not moving.done()
-        lane.release()
+        lanes.moving.release()
         assert await asyncio.wait_for(moving, 5) == {"drawing": 1, "outputs": {"answered": 1}}
+
+        release.update({3: asyncio.Event(), 4: asyncio.Event()})
+        finishing = [asyncio.ensure_future(live(drawn(number, settled=True))) for number in (3, 4)]
+        await asyncio.sleep(0.05)
+        held = asyncio.ensure_future(live(drawn(5)))
+        await asyncio.sleep(0.05)
+        assert not held.done()  # two pen-up drawings being answered: the moving pen waits
+        release[3].set()
+        assert await asyncio.wait_for(held, 5) == {"drawing": 5, "outputs": {"answered": 5}}
+        release[4].set()
+        await asyncio.wait_for(asyncio.gather(*finishing), 5)
 
     asyncio.run(scenario())

@@ -123,9 +123,36 @@ def digit_from_sketch_files(sketch: dict) -> np.ndarray:
         return preprocess.preprocess_sketch(arrays)
 
 
-# Drawings sent while the pen moves are read and answered at most this many at once; pen-up drawings ("settled": true)
-# pass them by, so that with a class drawing at once the answer to a finished drawing waits behind a few, not dozens.
-MOVING_PEN = asyncio.Semaphore(4)
+class PenLanes:
+    """Drawings sent while the pen moves are read and answered at most `most` at once, and, while `crowded` or more
+    finished (pen-up) drawings are being answered, not at all: a finished drawing passes them by, so that with a class
+    drawing at once its answer waits behind a few, not dozens, and a crowd gets fewer live answers, not late ones."""
+
+    def __init__(self, most: int = 4, crowded: int = 2):
+        self.moving = asyncio.Semaphore(most)
+        self.crowded, self.settling = crowded, 0
+        self.clear = asyncio.Event()
+        self.clear.set()
+
+    @contextlib.asynccontextmanager
+    async def lane(self, settled: bool):
+        if settled:
+            self.settling += 1
+            if self.settling >= self.crowded:
+                self.clear.clear()
+            try:
+                yield
+            finally:
+                self.settling -= 1
+                if self.settling < self.crowded:
+                    self.clear.set()
+        else:
+            async with self.moving:
+                await self.clear.wait()
+                yield
+
+
+PEN_LANES = PenLanes()
 
 
 def live_answers(outputs_of, pad_id: str):
@@ -139,7 +166,7 @@ def live_answers(outputs_of, pad_id: str):
         try:
             with pen_canvas.drawing_in(data, pad_id) as (number, sketch):
                 chosen = data.get("lang") if isinstance(data.get("lang"), str) else None
-                async with contextlib.nullcontext() if data.get("settled") is True else MOVING_PEN:
+                async with PEN_LANES.lane(data.get("settled") is True):
                     outputs = await outputs_of(number, sketch, words.language(chosen=chosen))
                 return {"drawing": number, "outputs": outputs}
         except pen_canvas.Stale:
