@@ -291,9 +291,9 @@ class Probes:
 
     def run(self) -> None:
         digit, number = REPO / "examples" / "7_mnist.png", REPO / "examples" / "numbers" / "2026_drawn.png"
-        client = Client(self.url, verbose=False)
+        client, http = Client(self.url, verbose=False), httpx.Client(verify=TLS)  # one connection, as a program keeps
         calls = {
-            "/api/classify": lambda: httpx.post(
+            "/api/classify": lambda: http.post(
                 self.url + "api/classify", files={"image": digit.read_bytes()}, timeout=TIMEOUT_S
             ).raise_for_status(),
             "gradio_client /classify": lambda: client.predict(handle_file(str(digit)), api_name="/classify"),
@@ -312,6 +312,7 @@ class Probes:
                     self.stopping.wait(0.25)
         finally:
             close_clients(client)
+            http.close()
 
     def __enter__(self):
         self.thread.start()
