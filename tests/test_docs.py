@@ -111,7 +111,7 @@ class Parsed(Exception):
 
 
 def help_text(name: str) -> str:
-    """The --help of `python -m name` or `python name`, from the argparse parser the script builds, without running
+    """The --help of the module or script called name, from the argparse parser the script builds, without running
     it: the script runs as __main__ until its first parse_args, which hands over its parser instead of parsing."""
 
     def hand_over(parser, *args, **kwargs):
