@@ -32,7 +32,7 @@ from digit_studio.core import confidence
 
 MODELS: dict = {}  # both Keras models by name, filled by load() at start-up, before any request can arrive
 CALIBRATION: dict = {}  # each model's {"temperature", "digit_threshold"} from metrics.json, filled by load()
-SPLIT_BATCH = 32  # the CNN on 64 digits: 10.9 ms in two halves at once, 18.5 ms in one call (docs/performance.md)
+SPLIT_BATCH = 32  # from this size a batch runs faster as two halves at once than in one call (docs/performance.md)
 HALVES = ThreadPoolExecutor(2, thread_name_prefix="model-half")
 
 
@@ -47,8 +47,8 @@ def load(weights_dir) -> dict:
 def predict(model_name: str, batch: np.ndarray) -> np.ndarray:
     """Probabilities, N x 10, for an N x 28 x 28 x 1 float32 batch; a batch of SPLIT_BATCH or more in two halves
     at once, as TensorFlow runs calls from two threads side by side on its two inter-op threads (app.py)."""
-    # predict_on_batch runs a graph traced once (~0.6 ms for the CNN); a direct eager call re-runs Keras's Python
-    # for every layer (~7 ms), and predict() builds a dataset for every call (~100 ms).
+    # predict_on_batch runs a graph traced once; a direct eager call re-runs Keras's Python for every layer, and
+    # predict() builds a dataset for every call: both many times slower for one digit.
     model = MODELS[model_name]
     if len(batch) < SPLIT_BATCH:
         return model.predict_on_batch(batch)
