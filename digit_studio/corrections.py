@@ -33,6 +33,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from digit_studio import words
+
 DIGITS = tuple("0123456789")
 NOT_A_DIGIT = "not a digit"
 LABELS = (*DIGITS, NOT_A_DIGIT)
@@ -46,18 +48,13 @@ PER_SERVER_DAY = 5_000  # from all callers together per day: no flood fills the 
 MAX_ROWS = 20_000  # the folder's capacity: a few kB a row, under 100 MB in all
 MAX_STROKES_BYTES = 1_000_000  # a canvas's ink is a few kB; more is not from the page
 
-LABEL_MESSAGE = f'A correction\'s label is a digit from 0 to 9, or "{NOT_A_DIGIT}".'
-FLOOD_MESSAGE = f"That is {PER_ADDRESS} corrections in {WINDOW_S // 60} minutes: thank you! Please wait a few minutes."
-DAY_MESSAGE = f"That is {PER_ADDRESS_DAY:,} corrections in a day: thank you! Please come back tomorrow."
-BUSY_MESSAGE = (
-    f"Corrections are paused: the studio has taken {PER_SERVER:,} in {WINDOW_S // 60} minutes. Please try again in a "
-    "few minutes."
-)
-BUSY_DAY_MESSAGE = (
-    f"Corrections are paused: the studio has taken {PER_SERVER_DAY:,} in a day. Please come back tomorrow."
-)
-FULL_MESSAGE = f"Corrections are closed: the collection is full ({MAX_ROWS:,} corrections)."
-STORAGE_MESSAGE = "Corrections cannot be saved right now (the server cannot write them); the answers still work."
+LABEL_MESSAGE = words.text("correction_label", not_a_digit=NOT_A_DIGIT)
+FLOOD_MESSAGE = words.text("correction_flood", count=PER_ADDRESS, minutes=WINDOW_S // 60)
+DAY_MESSAGE = words.text("correction_day", count=PER_ADDRESS_DAY)
+BUSY_MESSAGE = words.text("correction_busy", count=PER_SERVER, minutes=WINDOW_S // 60)
+BUSY_DAY_MESSAGE = words.text("correction_busy_day", count=PER_SERVER_DAY)
+FULL_MESSAGE = words.text("correction_full", count=MAX_ROWS)
+STORAGE_MESSAGE = words.text("correction_storage")
 
 
 class CorrectionError(ValueError):
@@ -176,7 +173,7 @@ class Store:
         CorrectionError with the visitor's message."""
         label = check_label(label)
         if strokes is not None and len(strokes) > MAX_STROKES_BYTES:
-            raise CorrectionError("That drawing is too large to keep.")
+            raise CorrectionError(words.text("correction_too_large"))
         self.admit(caller)
         key = uuid.uuid4().hex
         row = {

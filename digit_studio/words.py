@@ -82,6 +82,21 @@ EN = {
     "no_answer": "Draw or upload a digit first; then say what it was.",
     "models_disagree": "The models disagree: choose the digit it was under It was a...",
     "corrections_off": "Corrections are not switched on for this server.",
+    "correction_label": 'A correction\'s label is a digit from 0 to 9, or "{not_a_digit}".',
+    "correction_flood": "That is {count:,} corrections in {minutes} minutes: thank you! Please wait a few minutes.",
+    "correction_day": "That is {count:,} corrections in a day: thank you! Please come back tomorrow.",
+    "correction_busy": (
+        "Corrections are paused: the studio has taken {count:,} in {minutes} minutes. Please try again in a few "
+        "minutes."
+    ),
+    "correction_busy_day": (
+        "Corrections are paused: the studio has taken {count:,} in a day. Please come back tomorrow."
+    ),
+    "correction_full": "Corrections are closed: the collection is full ({count:,} corrections).",
+    "correction_storage": (
+        "Corrections cannot be saved right now (the server cannot write them); the answers still work."
+    ),
+    "correction_too_large": "That drawing is too large to keep.",
     "number_heading": (
         "## Read a number\nEvery digit, left to right, by both models in one batch each; a piece where they "
         "disagree, either is under {unsure:.0%} sure or either sees no digit (a ?) is outlined for a second look."
@@ -270,6 +285,21 @@ PT_BR = {
     "no_answer": "Primeiro desenhe ou envie um dígito; depois diga qual era.",
     "models_disagree": "Os modelos discordam: escolha em Era um ... o dígito certo.",
     "corrections_off": "As correções não estão ativadas neste servidor.",
+    "correction_label": 'O rótulo de uma correção é um dígito de 0 a 9, ou "{not_a_digit}".',
+    "correction_flood": "Já são {count:,} correções em {minutes} minutos: obrigado! Espere alguns minutos, por favor.",
+    "correction_day": "Já são {count:,} correções em um dia: obrigado! Volte amanhã, por favor.",
+    "correction_busy": (
+        "As correções estão pausadas: o estúdio recebeu {count:,} em {minutes} minutos. Tente de novo daqui a alguns "
+        "minutos."
+    ),
+    "correction_busy_day": (
+        "As correções estão pausadas: o estúdio recebeu {count:,} em um dia. Volte amanhã, por favor."
+    ),
+    "correction_full": "As correções estão encerradas: a coleção está cheia ({count:,} correções).",
+    "correction_storage": (
+        "Não dá para guardar correções agora (o servidor não consegue gravá-las); as respostas continuam funcionando."
+    ),
+    "correction_too_large": "Esse desenho é grande demais para guardar.",
     "number_heading": (
         "## Ler um número\nCada dígito, da esquerda para a direita, lido pelos dois modelos, de uma vez só cada um. "
         "Ganha um contorno, para você conferir, o pedaço em que eles discordam, em que um deles tem menos de "
@@ -472,7 +502,8 @@ def pattern(template: str) -> re.Pattern:
 MESSAGES = (
     "no_digit", "no_image", "not_an_image", "too_large", "too_large_in_all", "damaged", "server_fault",
     "no_answer", "models_disagree", "corrections_off", "number_no_answer", "number_read_differently",
-    "number_type_digits", "no_such_mistake",
+    "number_type_digits", "no_such_mistake", "correction_label", "correction_flood", "correction_day",
+    "correction_busy", "correction_busy_day", "correction_full", "correction_storage", "correction_too_large",
 )  # fmt: skip
 PATTERNS = {key: pattern(EN[key]) for key in MESSAGES}
 
@@ -485,5 +516,10 @@ def translate(message: str, language: str) -> str:
     for key, found in PATTERNS.items():
         match = found.match(message)
         if match:
-            return text(key, language, **match.groupdict())
+            return text(key, language, **{name: number_in(value) for name, value in match.groupdict().items()})
     return message
+
+
+def number_in(value: str) -> int | str:
+    """A whole number as English writes it ("20,000") back as a number, for another language to write; else as is."""
+    return int(value.replace(",", "")) if re.fullmatch(r"\d{1,3}(,\d{3})*", value) else value

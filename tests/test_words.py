@@ -55,3 +55,20 @@ def test_the_studios_messages_reach_a_portuguese_page_in_portuguese():
     assert words.translate(too_large, "pt-BR") == words.text("too_large_in_all", "pt-BR", megapixels=4)
     assert words.translate(too_large, "en") == too_large
     assert words.translate("Some message the studio never words.", "pt-BR") == "Some message the studio never words."
+
+
+def test_the_corrections_refusals_read_in_portuguese_with_brazilian_numbers():
+    from digit_studio import corrections
+
+    refusals = [
+        corrections.FLOOD_MESSAGE,
+        corrections.DAY_MESSAGE,
+        corrections.BUSY_MESSAGE,
+        corrections.BUSY_DAY_MESSAGE,
+        corrections.FULL_MESSAGE,
+        corrections.STORAGE_MESSAGE,
+        corrections.LABEL_MESSAGE,
+    ]
+    translated = [words.translate(message, words.PORTUGUESE) for message in refusals]
+    assert all(ours != theirs for ours, theirs in zip(translated, refusals, strict=True))
+    assert "20,000" in corrections.FULL_MESSAGE and "20.000" in translated[4]
