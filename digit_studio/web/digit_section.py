@@ -194,10 +194,12 @@ def layout(page: Page) -> Wire:
         # While the pen moves, live_view answers through the canvas's route. At pen-up, Undo and Clear (change) the
         # page and "Why they differ" are one request, not the queue's join, stream and estimates, which with a class
         # drawing at once cost more than the answer itself (docs/performance.md).
+        # Every drawing is sent with its own data ("multiple"): Gradio's always_last would send a deferred Clear with
+        # the stroke's data; one overtaken by a newer drawing comes back as nothing to change (pen_canvas.Drawings).
         pad.change(
             drawn_and_why,
             why["inputs"][1:],
-            trigger_mode="always_last",
+            trigger_mode="multiple",
             queue=False,
             **{**page_outputs, "outputs": page_outputs["outputs"] + why["outputs"]},
         )
