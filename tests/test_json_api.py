@@ -349,5 +349,5 @@ def running(pid: int) -> bool:
     """Whether the process is alive: not gone, and not a zombie waiting for its parent to reap it."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except OSError:  # gone before, or while, its status was read
         return False
