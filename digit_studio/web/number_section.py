@@ -166,8 +166,10 @@ def layout(page: Page) -> Wire:
 
         page_events = {"outputs": outputs, **PAGE_EVENT}
         pad_view = events.guarded(drawn, no_digit=hint)
-        for event in (pad.input, pad.change):  # while the pen moves, and at pen-up, Undo and Clear
-            event(pad_view, None, trigger_mode="always_last", **page_events)
+        # While the pen moves, the newest drawing once the one being read is answered; at pen-up, Undo and Clear, every
+        # drawing with its own data: always_last would send one deferred behind a slow reading with an older one's.
+        pad.input(pad_view, None, trigger_mode="always_last", **page_events)
+        pad.change(pad_view, None, trigger_mode="multiple", **page_events)
         upload.change(events.guarded(uploaded, no_digit=hint), upload, **page_events)
         correction()
 
