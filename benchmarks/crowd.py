@@ -239,7 +239,7 @@ class Visitor:
             response = await http.post("gradio_api/run/predict", json=body, timeout=TIMEOUT_S)
             self.answered += 1
             answer = response.json()
-            return {"success": response.is_success, "output": answer if response.is_success else answer}
+            return {"success": response.is_success, "output": answer}
         async with asyncio.timeout(TIMEOUT_S):
             joined = await http.post("gradio_api/queue/join", json=body, timeout=TIMEOUT_S)
             joined.raise_for_status()

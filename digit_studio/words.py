@@ -17,7 +17,19 @@ ENGLISH = "en"
 PORTUGUESE = "pt-BR"
 LANGUAGES = (ENGLISH, PORTUGUESE)
 
+# Figures alone, the same in both tables: each language's formatter writes the numbers its way (text())
+NUMBERS = {
+    "percent": "{share:.1%}",
+    "percent_2": "{share:.2%}",
+    "count": "{count:,}",
+    "loss": "{loss:.4f}",
+    "auroc": "{value:.3f}",
+    "milliseconds": "{value:.2f} ms",
+    "accuracy_change": "{before:.2%} → {after:.2%}",
+}
+
 EN = {
+    **NUMBERS,
     "title": "Handwritten-digit studio",
     "language_switch": "Language",
     "other_language": "Português",
@@ -48,13 +60,6 @@ EN = {
     "title_cnn": "CNN",
     "title_linear": "Dense network",
     "title_wide_cnn": "Write-up's wide CNN",
-    "percent": "{share:.1%}",
-    "percent_2": "{share:.2%}",
-    "count": "{count:,}",
-    "loss": "{loss:.4f}",
-    "auroc": "{value:.3f}",
-    "milliseconds": "{value:.2f} ms",
-    "accuracy_change": "{before:.2%} → {after:.2%}",
     "the_cnn": "the CNN",
     "the_linear": "the dense network",
     "verdict_both": "Both models say **{digit}**.",
@@ -218,6 +223,7 @@ EN = {
 }
 
 PT_BR = {
+    **NUMBERS,
     "title": "Estúdio de dígitos escritos à mão",
     "language_switch": "Idioma",
     "other_language": "English",
@@ -250,13 +256,6 @@ PT_BR = {
     "title_cnn": "CNN",
     "title_linear": "Rede densa",
     "title_wide_cnn": "CNN larga do relatório",
-    "percent": "{share:.1%}",
-    "percent_2": "{share:.2%}",
-    "count": "{count:,}",
-    "loss": "{loss:.4f}",
-    "auroc": "{value:.3f}",
-    "milliseconds": "{value:.2f} ms",
-    "accuracy_change": "{before:.2%} → {after:.2%}",
     "the_cnn": "a CNN",
     "the_linear": "a rede densa",
     "verdict_both": "Os dois modelos dizem **{digit}**.",
