@@ -482,3 +482,34 @@ def test_the_page_is_accessible_in_both_languages(browser, app_url, language, ve
         page.locator("#summary", has_text=verdict.replace("7", "2")).wait_for()
     finally:
         page.close()
+
+
+def test_the_examples_are_named_and_sized_before_their_pictures_load(browser, app_url):
+    """Gradio fills an example's button only once the image example's script arrives, after the page shows; until
+    then each button is still named by its place and large enough to touch, as axe-core checks."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    held = []
+
+    def hold_the_image_example(route):
+        response = route.fetch()
+        if 'from"./Image-' in response.text():
+            held.append(route)  # as a slow network keeps it, until the test ends
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/assets/Example-*.js", hold_the_image_example)
+    try:
+        page.set_default_timeout(30_000)
+        page.goto(app_url + "?lang=pt-BR")
+        page.wait_for_selector("#digit_row .gallery-item")
+        assert held, "no image example's script was asked for"
+        example = page.locator("#digit_row .gallery-item").nth(2)
+        assert example.locator("img").count() == 0
+        assert example.get_attribute("aria-label") == "Exemplo 3"
+        expect_no_wcag_violations(page, "examples not loaded")
+        for route in held:
+            route.fulfill(response=route.fetch())
+        example.locator("img").wait_for()
+        assert example.get_attribute("aria-label") == "Exemplo 3: 2 paper photo"
+    finally:
+        page.close()

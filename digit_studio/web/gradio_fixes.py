@@ -138,21 +138,26 @@ class UploadJanitor:
 
 
 # Names each example button "Example 3: 2 paper photo" (window.studio_words, page.HEAD), as Gradio renders a page of
-# examples; the names follow the files' own ("2_paper_photo.jpg").
+# examples; the names follow the files' own ("2_paper_photo.jpg"). Gradio fills each button only once its example
+# component's script has loaded: until then the button is named by its place alone ("Example 3"), and the page's
+# CSS gives the empty button its size (page.CSS).
 NAMED_EXAMPLES_JS = """
-new MutationObserver(() => {
-  document.querySelectorAll(".gallery-item:not([aria-label])").forEach((button) => {
-    const image = button.querySelector("img");
-    if (!image) return;
-    const file = decodeURIComponent(image.src.split("/").pop()).replace(/\\.[a-z]+$/i, "").replaceAll("_", " ");
+const nameExamples = () => {
+  document.querySelectorAll(".gallery-item").forEach((button) => {
+    const source = button.querySelector("img")?.getAttribute("src");
+    const file = source ? decodeURIComponent(source.split("/").pop()).replace(/\\.[a-z]+$/i, "").replaceAll("_", " ") : "";
     const place = [...button.parentElement.children].indexOf(button) + 1;
-    button.setAttribute("aria-label", `${window.studio_words.example} ${place}: ${file}`);
+    const name = `${window.studio_words.example} ${place}` + (file ? `: ${file}` : "");
+    if (button.getAttribute("aria-label") !== name) button.setAttribute("aria-label", name);
   });
   document.querySelectorAll(".image-container > button:not([aria-label])").forEach((button) => {
     const label = button.closest(".block")?.querySelector("[data-testid=block-label]");
     if (label) button.setAttribute("aria-label", label.innerText.trim());
   });
-}).observe(document.documentElement, {childList: true, subtree: true});
+};
+new MutationObserver(nameExamples).observe(
+  document.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["src"]}
+);
 """
 
 

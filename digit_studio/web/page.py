@@ -226,6 +226,8 @@ body:has(#sketchpad [data-pen="down"]) #summary h3 { opacity: 0.4; }
   min-width: 0 !important; z-index: 1;
 }
 #language a { display: inline-block; padding: 4px 8px; min-height: 24px; }
+/* An example's button keeps a thumbnail's room while Gradio loads what fills it */
+.gallery-item { min-width: 48px; min-height: 48px; }
 .status-region { position: absolute !important; }
 /* A visible focus on everything a keyboard reaches */
 .pen-tools button:focus-visible, .answer-card summary:focus-visible, .gallery-item:focus-visible,
