@@ -145,7 +145,9 @@ NAMED_EXAMPLES_JS = """
 const nameExamples = () => {
   document.querySelectorAll(".gallery-item").forEach((button) => {
     const source = button.querySelector("img")?.getAttribute("src");
-    const file = source ? decodeURIComponent(source.split("/").pop()).replace(/\\.[a-z]+$/i, "").replaceAll("_", " ") : "";
+    const file = source
+      ? decodeURIComponent(source.split("/").pop()).replace(/\\.[a-z]+$/i, "").replaceAll("_", " ")
+      : "";
     const place = [...button.parentElement.children].indexOf(button) + 1;
     const name = `${window.studio_words.example} ${place}` + (file ? `: ${file}` : "");
     if (button.getAttribute("aria-label") !== name) button.setAttribute("aria-label", name);
