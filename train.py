@@ -53,6 +53,8 @@ from digit_studio.core import confidence, handwriting_styles, mnist_data, non_di
 # images as they are (no augmentation), the learning rate falling from clean_learning_rate to zero.
 # outlier_epochs: then more epochs on the digits and on `outliers` drawings that are not digits (train_outliers);
 # outlier_style_digits: drawn digits added for those epochs, for a model whose own training has none.
+# wider_styles=1: the drawn digits in every style of the handwriting check set, scans included (the candidate of
+# docs/preprocessing.md), not the served recipe's mix.
 CLEAN_LEARNING_RATE = 3e-4
 OUTLIER_EXPOSURE = {"outliers": 20000, "outlier_weight": 1.0, "outlier_epochs": 5, "outlier_learning_rate": 1e-3}
 RECIPES = {
@@ -64,8 +66,9 @@ RECIPES = {
 }  # fmt: skip
 OUTLIER_KEYS = (*OUTLIER_EXPOSURE, "outlier_style_digits")
 RECIPE_KEYS = ("learning_rate", "ema_momentum", "rotation_degrees", "zoom", "shift", "label_smoothing",
-               "style_digits", "clean_epochs", "clean_learning_rate", *OUTLIER_KEYS, "digit_flag_rate")  # fmt: skip
-WHOLE_KEYS = ("style_digits", "clean_epochs", "outliers", "outlier_epochs", "outlier_style_digits")
+               "style_digits", "clean_epochs", "clean_learning_rate", *OUTLIER_KEYS, "digit_flag_rate",
+               "wider_styles")  # fmt: skip
+WHOLE_KEYS = ("style_digits", "clean_epochs", "outliers", "outlier_epochs", "outlier_style_digits", "wider_styles")
 # The share of held-out digits each model's digit threshold flags: with both models' flags together, about 1.5% of
 # the validation digits (docs/not-a-digit.md).
 DIGIT_FLAG_RATE = 0.01
@@ -242,12 +245,14 @@ def held_out(images: np.ndarray, labels: np.ndarray, count: int) -> tuple[tuple,
     return (prepare(images[:kept]), labels[:kept]), validation
 
 
-def with_drawn_digits(images: np.ndarray, labels: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def with_drawn_digits(
+    images: np.ndarray, labels: np.ndarray, count: int, seed: int, wider: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """The training images followed by count drawings of the handwriting MNIST lacks, drawn on seeds the check set
-    never uses."""
+    never uses (wider: in the wider mix)."""
     if not count:
         return images, labels
-    drawn, drawn_labels = handwriting_styles.training_digits(count, seed)
+    drawn, drawn_labels = handwriting_styles.training_digits(count, seed, wider)
     return np.concatenate([images, prepare(drawn)]), np.concatenate([labels, drawn_labels])
 
 
@@ -364,7 +369,7 @@ def train_one(model_name: str, recipe: dict, args, train, test, validation, buil
     so keeping it keeps a rerun identical to them (each evaluation moves the seeds that shuffle later epochs)."""
     (x_train, y_train), (x_test, y_test) = train, test
     mnist_images, drawn_count = len(x_train), recipe.get("style_digits", 0)
-    x_train, y_train = with_drawn_digits(x_train, y_train, drawn_count, args.seed)
+    x_train, y_train = with_drawn_digits(x_train, y_train, drawn_count, args.seed, bool(recipe.get("wider_styles")))
     if getattr(args, "extra_digits", None) is not None:  # visitors' corrections, on top of MNIST's (--extra-data)
         x_train, y_train = (
             np.concatenate([x_train, args.extra_digits[0]]),
@@ -483,7 +488,8 @@ def train_outliers(
         outliers = np.concatenate([outliers, extra])
     eye = np.eye(model_defs.NUM_CLASSES, dtype="float32")
     labels = fit["y"] if fit["y"].ndim == 1 else np.argmax(fit["y"], axis=1)
-    digits, labels = with_drawn_digits(fit["x"], labels, recipe.get("outlier_style_digits", 0), seed)
+    drawn = recipe.get("outlier_style_digits", 0)
+    digits, labels = with_drawn_digits(fit["x"], labels, drawn, seed, bool(recipe.get("wider_styles")))
     images = np.concatenate([digits, outliers])
     targets = np.concatenate([eye[labels], np.full((len(outliers), model_defs.NUM_CLASSES), 0.1, "float32")])
     cut = left_out(len(images), fit["batch_size"])

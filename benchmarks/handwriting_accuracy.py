@@ -43,24 +43,32 @@ def table(labels: np.ndarray, styles: np.ndarray, predicted: dict[str, np.ndarra
         rows = styles == name
         wrong = Counter(
             f"{label} read as {answer}"
-            for label, answer in zip(labels[rows], predicted["cnn"][rows], strict=True)
+            for label, answer in zip(labels[rows], predicted.get("cnn", labels)[rows], strict=True)
             if label != answer
         )
         mistake = f"{wrong.most_common(1)[0][0]} ({wrong.most_common(1)[0][1]}x)" if wrong else "none"
-        accuracy = dict.fromkeys(model_defs.MODEL_NAMES, "-")  # "-": a --validation run trains the CNN alone
+        mistake = mistake if "cnn" in predicted else "-"
+        accuracy = dict.fromkeys(model_defs.MODEL_NAMES, "-")  # "-": a run that trained one model alone
         accuracy.update({model: f"{scores[name]:.0%}" for model, scores in by_style.items()})
         digits = "0-9" if len(style.digits) == 10 else ", ".join(map(str, style.digits))
         lines.append(f"| {name} | {digits} | {rows.sum()} | {accuracy['cnn']} | {accuracy['linear']} | {mistake} |")
+    full, low = handwriting_styles.SCAN_TWINS
+    gaps = [
+        f"{model_defs.MODEL_TITLES[model]} {100 * (scores[low] - scores[full]):+.0f}"
+        for model, scores in by_style.items()
+    ]
+    lines += ["", f"{low} against the same pages at full resolution, in points: {', '.join(gaps)}."]
     return "\n".join(lines)
 
 
 def write_sheet(path: Path) -> None:
-    """One row per style: its first drawings as drawn (ink dark on white), from the check set's own seeds."""
+    """One row per style: its first drawings as drawn (ink dark), from the check set's own seeds."""
     seeds = handwriting_styles.check_seeds(SHEET_COLUMNS)
     sheet = Image.new("L", (SHEET_COLUMNS * CELL, len(handwriting_styles.STYLES) * CELL), 255)
     for index, entry in enumerate(seeds):
-        mask = handwriting_styles.style_drawing(*entry).resize((CELL, CELL), Image.Resampling.BOX)
-        sheet.paste(ImageOps.invert(mask), ((index % SHEET_COLUMNS) * CELL, (index // SHEET_COLUMNS) * CELL))
+        drawn = handwriting_styles.style_drawing(*entry).resize((CELL, CELL), Image.Resampling.BOX)
+        picture = drawn if handwriting_styles.STYLES[entry[0]].scan else ImageOps.invert(drawn)  # a scan: as is
+        sheet.paste(picture, ((index % SHEET_COLUMNS) * CELL, (index // SHEET_COLUMNS) * CELL))
     sheet.save(path)
 
 

@@ -1,11 +1,15 @@
 """Digits written the ways MNIST rarely shows, drawn from stroke paths and prepared as the app prepares a sketch.
 
 MNIST's writers were American Census staff and students; visitors also write a continental 1 (a long flag
-rising to the top, and a foot), a 7 with a crossbar, an open-topped 4 (two parallel arms), a strong slant
-either way, a thick marker or a hairline pen. Each style below draws such digits from stroke paths in a unit
-box, randomised from a seed (the glyph's own proportions, a smooth warp and a jitter of the path, pen
-width, slant, rotation, aspect, size and place on a 200-400 px canvas), as an anti-aliased Sketchpad layer,
-then sends that layer through ``preprocess.preprocess_sketch``: the 28x28 is what the app feeds its models.
+rising to the top, and a foot), a 7 with a crossbar, an open-topped 4 (two parallel arms), a slashed 0, a 9
+with a small loop on a long tail, a strong slant either way, a thick marker, a very heavy pen or a hairline;
+and they photograph small handwriting, which a scan at low resolution shows as a few blocky grey pixels. Each
+style below draws such digits from stroke paths in a unit box, randomised from a seed (the glyph's own
+proportions, a smooth warp and a jitter of the path, pen width, slant, rotation, aspect, size and place on a
+200-400 px canvas), as an anti-aliased Sketchpad layer, then sends that layer through
+``preprocess.preprocess_sketch``; a scanned style puts it on paper as a grey picture, scanned whole or with the
+digit 8-16 px tall and enlarged again, and sends it through ``preprocess.preprocess_image``, as an upload. The
+28x28 is what the app feeds its models.
 
     images, labels, styles = check_set()        # the fixed check set: 100 drawings per style, float32
     images, labels = training_digits(5000, 0)   # the same generators on other seeds, uint8, to mix into training
@@ -99,12 +103,45 @@ def open_four(digit: int, rng: np.random.Generator) -> list:
     return [[top] + bowl, stem]
 
 
+def slashed_zero(digit: int, rng: np.random.Generator) -> list:
+    """The zero with a slash, as programmers and engineers write it: the oval, then a stroke from its lower left
+    to its upper right, sometimes past the oval."""
+    reach = rng.uniform(-0.05, 0.08)
+    oval = PLAIN[0] if rng.random() < 0.5 else [arc(0.5, 0.5, 0.42, 0.5, -80, 285)]
+    return oval + [[(0.12 - reach, 0.88 + reach), (0.88 + reach, 0.12 - reach)]]
+
+
+def long_tailed_nine(digit: int, rng: np.random.Generator) -> list:
+    """A 9 with a small loop on a long tail: the loop a quarter to a third of the height, the tail straight or
+    hooked to the left at its end."""
+    loop = rng.uniform(0.25, 0.34)
+    stem_x = rng.uniform(0.72, 0.9)
+    tail = [(stem_x, loop), (stem_x - rng.uniform(0.0, 0.15), 1.0)]
+    if rng.random() < 0.5:
+        tail = [(stem_x, loop), (stem_x - 0.05, 0.8)] + arc(stem_x - 0.3, 0.8, 0.25, 0.2, 0, 150)
+    return [arc(0.5, loop / 2 + 0.02, stem_x - 0.5 + 0.02, loop / 2, 0, 362) + tail]
+
+
+STYLE_SHAPES = {1: (flagged_one, footed_one), 4: (open_four,), 7: (crossed_seven,)}  # the served recipe's
+WIDER_SHAPES = {**STYLE_SHAPES, 0: (slashed_zero,), 9: (long_tailed_nine,)}  # and the wider candidate's
+
+
+def any_shape(digit: int, rng: np.random.Generator) -> list:
+    """One of WIDER_SHAPES' shapes for the digit half the time where it has some, else the plain one."""
+    shapes = WIDER_SHAPES.get(digit, ())
+    if shapes and rng.random() < 0.5:
+        return shapes[rng.integers(len(shapes))](digit, rng)
+    return plain(digit, rng)
+
+
 @dataclass(frozen=True)
 class Style:
     digits: tuple[int, ...]
     shape: object  # (digit, rng) -> strokes in the unit box
     pen: str  # a key of PENS
     slant: tuple[float, float]  # degrees, forward (top to the right) positive
+    scan: str = ""  # "full": ink on paper, uploaded as a picture; "low": that scanned 8-16 px tall and enlarged
+    seeds: str = ""  # the style whose seeds it draws on (the same drawings), if not its own
 
 
 UPRIGHT = (-8.0, 12.0)  # the slant of ordinary handwriting, mostly a little forward
@@ -117,17 +154,28 @@ STYLES = {
     "open-topped 4": Style((4,), open_four, "pen", UPRIGHT),
     "slant forward": Style(ALL_DIGITS, plain, "pen", (20.0, 30.0)),
     "slant backward": Style(ALL_DIGITS, plain, "pen", (-30.0, -20.0)),
+    "0 with slash": Style((0,), slashed_zero, "pen", UPRIGHT),
+    "9 with long tail": Style((9,), long_tailed_nine, "pen", UPRIGHT),
     "marker": Style(ALL_DIGITS, plain, "marker", UPRIGHT),
+    "very heavy pen": Style(ALL_DIGITS, plain, "heavy", UPRIGHT),
     "hairline": Style(ALL_DIGITS, plain, "hairline", UPRIGHT),
 }
-STYLE_SHAPES = {1: (flagged_one, footed_one), 4: (open_four,), 7: (crossed_seven,)}  # the continental shapes
+SCAN_TWINS = ("scanned page", "scanned 8-16 px tall")  # the same drawings, the second scanned small
+STYLES[SCAN_TWINS[0]] = Style(ALL_DIGITS, any_shape, "pen", UPRIGHT, scan="full")
+STYLES[SCAN_TWINS[1]] = Style(ALL_DIGITS, any_shape, "pen", UPRIGHT, scan="low", seeds=SCAN_TWINS[0])
+# The styles only the wider mix draws for training (training_digits(wider=True)); the served recipe draws the rest.
+WIDER_ONLY = ("0 with slash", "9 with long tail", "very heavy pen", *SCAN_TWINS)
+RECIPE_STYLES = tuple(name for name in STYLES if name not in WIDER_ONLY)
+LOW_RESOLUTION = (8, 16)  # px, a scanned digit's height: small handwriting on a page scanned at 100-150 dpi
 
 
 def pen_width(pen: str, height: float, rng: np.random.Generator) -> float:
     """Stroke width in canvas px: a pen or brush is 5-13% of the digit's height (MNIST's range), a marker
-    20-28%, a hairline 1-1.6 px whatever the size."""
+    20-28%, a very heavy pen 28-36%, a hairline 1-1.6 px whatever the size."""
     if pen == "marker":
         return height * rng.uniform(0.2, 0.28)
+    if pen == "heavy":
+        return height * rng.uniform(0.28, 0.36)
     if pen == "hairline":
         return rng.uniform(1.0, 1.6)
     return height * rng.uniform(0.05, 0.13)
@@ -204,14 +252,40 @@ def as_model_input(mask: Image.Image) -> np.ndarray:
     return preprocess.preprocess_sketch({"background": None, "layers": [layer], "composite": None})
 
 
+def scanned(mask: Image.Image, scan: str, rng: np.random.Generator) -> Image.Image:
+    """The drawing as grey ink on off-white paper, an L picture as a scanner gives it; "low": scanned with the
+    digit LOW_RESOLUTION px tall and few grey levels, then enlarged to its size again pixel by pixel (blocky)."""
+    ink = np.asarray(mask, np.float32) / 255
+    paper, darkest = rng.uniform(200, 250), rng.uniform(10, 80)
+    picture = Image.fromarray(paper - ink * (paper - darkest))
+    if scan == "low":
+        rows = np.flatnonzero(ink.max(axis=1) > 0.5)
+        scale = rng.uniform(*LOW_RESOLUTION) / (rows[-1] - rows[0] + 1)
+        small = np.asarray(picture.resize((round(mask.width * scale), round(mask.height * scale)), Image.BOX))
+        levels = int(rng.integers(3, 9)) - 1  # 3-8 grey levels, spread from the darkest ink to the paper
+        low, high = small.min(), small.max()
+        small = low + np.round((small - low) / max(high - low, 1) * levels) * ((high - low) / levels)
+        picture = Image.fromarray(small.astype(np.float32)).resize(mask.size, Image.Resampling.NEAREST)
+    return picture.convert("L")
+
+
 def style_drawing(style: str, digit: int, seed) -> Image.Image:
-    """One drawing of `digit` in a named style; the same seed (anything numpy's default_rng takes) gives the same."""
+    """One drawing of `digit` in a named style, as the app receives it: a sketch layer's mask (255 = ink), or a
+    scan's L picture; the same seed (anything numpy's default_rng takes) gives the same."""
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; choose from {', '.join(STYLES)}")
     chosen = STYLES[style]
     if digit not in chosen.digits:
         raise ValueError(f"style {style!r} draws only {', '.join(map(str, chosen.digits))}")
-    return drawing(digit, chosen.shape, chosen.pen, chosen.slant, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    mask = drawing(digit, chosen.shape, chosen.pen, chosen.slant, rng)
+    return scanned(mask, chosen.scan, rng) if chosen.scan else mask
+
+
+def style_input(style: str, digit: int, seed) -> np.ndarray:
+    """style_drawing's model input, through the app's path for a sketch or an uploaded picture."""
+    picture = style_drawing(style, digit, seed)
+    return preprocess.preprocess_image(picture) if STYLES[style].scan else as_model_input(picture)
 
 
 def accuracy_by_style(answers: np.ndarray, labels: np.ndarray, styles: np.ndarray) -> dict[str, float]:
@@ -219,20 +293,25 @@ def accuracy_by_style(answers: np.ndarray, labels: np.ndarray, styles: np.ndarra
     return {name: float(np.mean(answers[styles == name] == labels[styles == name])) for name in STYLES}
 
 
-def check_seeds(per_style: int = CHECK_PER_STYLE, stream: int = CHECK_STREAM) -> list[tuple[str, int, tuple[int, ...]]]:
+def check_seeds(
+    per_style: int = CHECK_PER_STYLE, stream: int = CHECK_STREAM, styles: tuple[str, ...] | None = None
+) -> list[tuple[str, int, tuple[int, ...]]]:
     """(style, digit, seed) of every drawing in the check set (or, with VALIDATION_STREAM, its validation twin):
-    the style's digits in turn."""
+    the style's digits in turn; of the named styles only, where given."""
     return [
-        (name, style.digits[index % len(style.digits)], (stream, zlib.crc32(name.encode()), index))
+        (name, style.digits[index % len(style.digits)], (stream, zlib.crc32((style.seeds or name).encode()), index))
         for name, style in STYLES.items()
+        if styles is None or name in styles
         for index in range(per_style)
     ]
 
 
 @cache
-def _check_set(per_style: int, stream: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    seeds = check_seeds(per_style, stream)
-    images = np.stack([as_model_input(style_drawing(*entry)) for entry in seeds])
+def _check_set(
+    per_style: int, stream: int, styles: tuple[str, ...] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    seeds = check_seeds(per_style, stream, styles)
+    images = np.stack([style_input(*entry) for entry in seeds])
     labels = np.array([digit for _, digit, _ in seeds], np.int64)
     styles = np.array([name for name, _, _ in seeds])
     for array in (images, labels, styles):
@@ -241,32 +320,63 @@ def _check_set(per_style: int, stream: int) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def check_set(
-    per_style: int = CHECK_PER_STYLE, stream: int = CHECK_STREAM
+    per_style: int = CHECK_PER_STYLE, stream: int = CHECK_STREAM, styles: tuple[str, ...] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The fixed check set: float32 N x 28 x 28 model inputs, int64 labels, and each drawing's style name.
-    stream=VALIDATION_STREAM gives as many other drawings of each style, to choose a recipe on."""
-    return _check_set(per_style, stream)
+    stream=VALIDATION_STREAM gives as many other drawings of each style, to choose a recipe on; styles, those
+    styles' drawings alone."""
+    return _check_set(per_style, stream, styles)
 
 
 def training_seed(seed: int, index: int) -> tuple[int, int, int]:
     return (TRAINING_STREAM, seed, index)
 
 
-def training_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def scan_input(mask: Image.Image, scan: str, rng: np.random.Generator) -> np.ndarray:
+    """The drawing scanned, as the app prepares an upload; where the scan lost it (a faint, thin pen scanned small
+    on grey paper), the drawing as sketched."""
+    try:
+        return preprocess.preprocess_image(scanned(mask, scan, rng))
+    except preprocess.NoDigitError:
+        return as_model_input(mask)
+
+
+TRAINING_PENS = {"pen": 0.55, "marker": 0.15, "heavy": 0.1, "hairline": 0.2}
+TRAINING_SCANS = {"": 0.6, "full": 0.1, "low": 0.3}  # drawn on a pad; scanned; scanned small
+
+
+def training_digits(count: int, seed: int = 0, wider: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """`count` drawings for training, uint8 N x 28 x 28 (white on black, as MNIST) and int64 labels, in random
     order, on seeds no check drawing uses. Digits are balanced; each mixes the styles: the continental shape of
-    1, 4 and 7 half the time, a pen 60% / marker 20% / hairline 20%, upright 50% / forward 25% / backward 25%."""
+    1, 4 and 7 half the time, a pen 60% / marker 20% / hairline 20%, upright 50% / forward 25% / backward 25%.
+    wider: the candidate's mix instead (wider_drawing), every style of the check set."""
     if count < 0:
         raise ValueError(f"count must be 0 or more, got {count}")
     images = np.zeros((count, 28, 28), np.uint8)
     labels = np.arange(count, dtype=np.int64) % 10
+    slants = [UPRIGHT, STYLES["slant forward"].slant, STYLES["slant backward"].slant]
     for index, digit in enumerate(labels):
         rng = np.random.default_rng(training_seed(seed, index))
+        if wider:
+            images[index] = np.round(wider_drawing(int(digit), slants, rng) * 255)
+            continue
         shapes = STYLE_SHAPES.get(int(digit), ())
         shape = shapes[rng.integers(len(shapes))] if shapes and rng.random() < 0.5 else plain
         pen = rng.choice(["pen", "marker", "hairline"], p=[0.6, 0.2, 0.2])
-        slants = [UPRIGHT, STYLES["slant forward"].slant, STYLES["slant backward"].slant]
         slant = slants[rng.choice(3, p=[0.5, 0.25, 0.25])]
         images[index] = np.round(as_model_input(drawing(int(digit), shape, str(pen), slant, rng)) * 255)
     order = np.random.default_rng((TRAINING_STREAM, seed)).permutation(count)
     return images[order], labels[order]
+
+
+def wider_drawing(digit: int, slants: list, rng: np.random.Generator) -> np.ndarray:
+    """One model input of the wider mix: a shape of WIDER_SHAPES half the time where the digit has some,
+    TRAINING_PENS' pens, upright 50% / forward 25% / backward 25%, and TRAINING_SCANS' share of pictures scanned
+    whole or small (scanned)."""
+    pen = str(rng.choice(list(TRAINING_PENS), p=list(TRAINING_PENS.values())))
+    scan = str(rng.choice(list(TRAINING_SCANS), p=list(TRAINING_SCANS.values())))
+    if scan == "low" and pen == "hairline":
+        pen = "pen"  # a hairline scanned small is gone: no scanner keeps it
+    slant = slants[rng.choice(3, p=[0.5, 0.25, 0.25])]
+    mask = drawing(digit, any_shape, pen, slant, rng)
+    return scan_input(mask, scan, rng) if scan else as_model_input(mask)
