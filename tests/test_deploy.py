@@ -335,6 +335,7 @@ def correct_one(url: str) -> dict:
         client.close()
 
 
+@pytest.mark.server
 def test_the_app_pushes_corrections_to_its_feedback_repo(tmp_path, fake_hub):
     """With FEEDBACK_REPO, a correction reaches the dataset repo in the scheduler's next commit: its row in
     metadata.jsonl and its image; the page says where corrections go."""
