@@ -4,6 +4,7 @@ README's tables is its committed file's, and every upper-case setting they name 
 
 import argparse
 import importlib.util
+import collections
 import itertools
 import json
 import re
@@ -216,15 +217,20 @@ def table_rows(text: str, header: str) -> list[str]:
 
 
 def test_the_pages_benchmark_tables_are_the_kept_results():
-    """A table of a page with the header of a kept result's table gives that result's rows, from the one run."""
+    """A table of a page with the header of a kept result's table gives that result's rows, from one run: all of
+    them from one of the kept results with that header."""
     listed = subprocess.run(["git", "ls-files", "benchmarks/results/*.md"], cwd=REPO, capture_output=True, text=True)
     results = {name: (REPO / name).read_text() for name in listed.stdout.split()}
-    kept = {header: (name, rows) for name, text in results.items() for header, rows in tables(text)}
+    kept = collections.defaultdict(list)
+    for name, text in results.items():
+        for header, rows in tables(text):
+            kept[header].append((name, set(rows)))
     shown = [(page, header, rows) for page, text in PAGES.items() for header, rows in tables(text) if header in kept]
     assert shown, "no page shows a kept result's table"
     for page, header, rows in shown:
-        name, kept_rows = kept[header]
-        assert set(rows) <= set(kept_rows), f"{page}: {header}: rows {name} does not hold: {set(rows) - set(kept_rows)}"
+        closest = min(kept[header], key=lambda result: len(set(rows) - result[1]))
+        missing = set(rows) - closest[1]
+        assert not missing, f"{page}: {header}: rows no one kept result holds; {closest[0]} lacks {missing}"
 
 
 def committed(path: str) -> dict:
