@@ -3,8 +3,8 @@ they name exists and runs as named, every option a command passes is one its --h
 README's tables is its committed file's, and every upper-case setting they name is read or defined by the code."""
 
 import argparse
-import importlib.util
 import collections
+import importlib.util
 import itertools
 import json
 import re
