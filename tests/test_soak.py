@@ -1,6 +1,6 @@
 """Soak: many mixed good and bad requests from 16 concurrent clients against one freshly started server.
 
-    SOAK_REQUESTS=2000 python -m pytest tests/test_soak.py -s  # the README's run; prints its figures
+    SOAK_REQUESTS=2000 python -m pytest tests/test_soak.py -s -n 0  # the README's run, one process; prints its figures
 
 CI runs SOAK_REQUESTS's default. Two of every three requests are good (a digit upload, or a sketch layer,
 each file unique as a visitor's would be) and must be answered correctly; the third is a case of
