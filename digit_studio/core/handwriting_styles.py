@@ -341,8 +341,8 @@ def scan_input(mask: Image.Image, scan: str, rng: np.random.Generator) -> np.nda
         return as_model_input(mask)
 
 
-TRAINING_PENS = {"pen": 0.55, "marker": 0.15, "heavy": 0.1, "hairline": 0.2}
-TRAINING_SCANS = {"": 0.6, "full": 0.1, "low": 0.3}  # drawn on a pad; scanned; scanned small
+WIDER_PENS = {"pen": 0.55, "marker": 0.15, "heavy": 0.1, "hairline": 0.2}  # the wider mix's pens
+WIDER_SCANS = {"": 0.6, "full": 0.1, "low": 0.3}  # drawn on a pad; scanned; scanned small
 
 
 def training_digits(count: int, seed: int = 0, wider: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -371,10 +371,10 @@ def training_digits(count: int, seed: int = 0, wider: bool = False) -> tuple[np.
 
 def wider_drawing(digit: int, slants: list, rng: np.random.Generator) -> np.ndarray:
     """One model input of the wider mix: a shape of WIDER_SHAPES half the time where the digit has some,
-    TRAINING_PENS' pens, upright 50% / forward 25% / backward 25%, and TRAINING_SCANS' share of pictures scanned
+    WIDER_PENS' pens, upright 50% / forward 25% / backward 25%, and WIDER_SCANS' share of pictures scanned
     whole or small (scanned)."""
-    pen = str(rng.choice(list(TRAINING_PENS), p=list(TRAINING_PENS.values())))
-    scan = str(rng.choice(list(TRAINING_SCANS), p=list(TRAINING_SCANS.values())))
+    pen = str(rng.choice(list(WIDER_PENS), p=list(WIDER_PENS.values())))
+    scan = str(rng.choice(list(WIDER_SCANS), p=list(WIDER_SCANS.values())))
     if scan == "low" and pen == "hairline":
         pen = "pen"  # a hairline scanned small is gone: no scanner keeps it
     slant = slants[rng.choice(3, p=[0.5, 0.25, 0.25])]
