@@ -41,13 +41,14 @@ def table(labels: np.ndarray, styles: np.ndarray, predicted: dict[str, np.ndarra
     }
     for name, style in handwriting_styles.STYLES.items():
         rows = styles == name
-        wrong = Counter(
-            f"{label} read as {answer}"
-            for label, answer in zip(labels[rows], predicted.get("cnn", labels)[rows], strict=True)
-            if label != answer
-        )
-        mistake = f"{wrong.most_common(1)[0][0]} ({wrong.most_common(1)[0][1]}x)" if wrong else "none"
-        mistake = mistake if "cnn" in predicted else "-"
+        mistake = "-"  # a run that trained the dense network alone
+        if "cnn" in predicted:
+            wrong = Counter(
+                f"{label} read as {answer}"
+                for label, answer in zip(labels[rows], predicted["cnn"][rows], strict=True)
+                if label != answer
+            )
+            mistake = f"{wrong.most_common(1)[0][0]} ({wrong.most_common(1)[0][1]}x)" if wrong else "none"
         accuracy = dict.fromkeys(model_defs.MODEL_NAMES, "-")  # "-": a run that trained one model alone
         accuracy.update({model: f"{scores[name]:.0%}" for model, scores in by_style.items()})
         digits = "0-9" if len(style.digits) == 10 else ", ".join(map(str, style.digits))

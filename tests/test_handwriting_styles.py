@@ -96,9 +96,9 @@ def test_the_committed_cnn_reads_every_style_it_was_trained_to_read(committed_mo
         assert np.mean(answers[styles == style] == labels[styles == style]) >= 0.95, style
 
 
-def test_the_wider_mix_draws_every_style_of_the_check_set():
-    """The wider candidate's training drawings: balanced digits, laid out as MNIST, and unlike the recipe's; a third
-    or so scanned, which leaves the blocky few-level look in the 28x28 (fewer distinct values than a drawing's)."""
+def test_the_wider_mix_is_balanced_laid_out_as_mnist_and_not_the_recipes():
+    """The wider candidate's training drawings: balanced digits, laid out as MNIST (its scans included), unlike the
+    recipe's, and drawing the slashed 0 and long-tailed 9 shapes the recipe's mix has not."""
     images, labels = handwriting_styles.training_digits(300, seed=2, wider=True)
     assert np.bincount(labels).tolist() == [30] * 10
     for digit in images:

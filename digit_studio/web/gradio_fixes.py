@@ -140,7 +140,7 @@ class UploadJanitor:
 # Names each example button "Example 3: 2 paper photo" (window.studio_words, page.HEAD), as Gradio renders a page of
 # examples; the names follow the files' own ("2_paper_photo.jpg"). Gradio fills each button only once its example
 # component's script has loaded: until then the button is named by its place alone ("Example 3"), and the page's
-# CSS gives the empty button its size (page.CSS).
+# CSS gives the empty button its size (page.PAGE_CSS).
 NAMED_EXAMPLES_JS = """
 const nameExamples = () => {
   document.querySelectorAll(".gallery-item").forEach((button) => {
