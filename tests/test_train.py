@@ -14,7 +14,7 @@ import train
 from conftest import MNIST_SUBSET, REPO, write_idx
 from digit_studio import corrections
 from digit_studio.answers import predicted_digits
-from digit_studio.core import mnist_data, screening
+from digit_studio.core import handwriting_styles, mnist_data, screening
 from experiments import permuted_pixels, wide_cnn
 
 # The CNN's recipe at full size, but 100 drawn digits beside small_mnist's 700 rather than 6,000
@@ -419,3 +419,15 @@ def test_extra_data_that_is_no_corrections_folder_is_one_line(small_mnist, tmp_p
     result = run_train("--data-dir", str(small_mnist), "--extra-data", str(tmp_path / "missing"), "--validation", "10",
                        "--output-dir", str(tmp_path / "out"), env={"HF_HUB_OFFLINE": "1"})  # fmt: skip
     assert result.returncode != 0 and "--extra-data" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_wider_styles_is_a_whole_recipe_entry_and_draws_the_wider_mix():
+    """--set wider_styles=1 parses as a whole number, and the drawn digits it asks for are the wider mix's, after
+    the training images; without it, the served recipe's."""
+    assert train.recipe_setting("wider_styles=1") == ("wider_styles", 1)
+    images, labels = np.zeros((3, 28, 28, 1), np.float32), np.array([7, 7, 7])
+    for wider in (True, False):
+        drawn, drawn_labels = handwriting_styles.training_digits(20, 4, wider)
+        joined, joined_labels = train.with_drawn_digits(images, labels, 20, 4, wider)
+        assert np.array_equal(joined[3:], train.prepare(drawn)) and np.array_equal(joined_labels[3:], drawn_labels)
+        assert np.array_equal(joined[:3], images) and np.array_equal(joined_labels[:3], labels)
