@@ -96,8 +96,9 @@ class Page:
         dependencies = config["dependencies"]
         self.change = next(d for d in dependencies if [self.pad, "change"] in d["targets"])
         self.input = next((d for d in dependencies if [self.pad, "input"] in d["targets"]), None)
-        # the event the page chains after a successful pen-up answer ("Why they differ")
-        self.chained = next((d for d in dependencies if d.get("trigger_after") == self.change["id"]), None)
+        # the server's event the page chains after a successful pen-up answer, if any ("Why they differ" once was)
+        chained = (d for d in dependencies if d.get("trigger_after") == self.change["id"] and d.get("backend_fn"))
+        self.chained = next(chained, None)
         self.components = components
 
     def inputs(self, dependency: dict) -> list:

@@ -370,6 +370,35 @@ def test_frantic_drawing_and_clearing_never_leaves_a_stale_answer(page):
     expect_cleared(page)
 
 
+def test_a_clear_is_not_overtaken_by_the_answer_to_the_stroke_before_it(page):
+    """The answer to a stroke, held back by the network until after Clear is pressed: the page still ends blank with
+    its hint, as the canvas's drawings are answered in the order they were made."""
+    page.get_by_role("tab", name="Draw", exact=True).click()
+    held = []
+
+    def hold_the_strokes_answer(route):
+        response = route.fetch()
+        sent = json.loads(route.request.post_data or "{}").get("event_data")
+        if isinstance(sent, dict) and sent.get("png"):
+            held.append((route, response))  # as a slow network keeps it
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/run/**", hold_the_strokes_answer)
+    try:
+        draw(page, SEVEN)
+        page.locator("#sketchpad").get_by_role("button", name="Clear", exact=True).click()
+        page.wait_for_timeout(1000)  # long enough for an answer to the Clear, had it been sent, to land
+        assert len(held) == 1, "the stroke's answer was not asked for through the page's event"
+        route, response = held.pop()
+        route.fulfill(response=response)
+        expect_cleared(page)
+    finally:
+        page.unroute("**/run/**")
+        for route, response in held:
+            route.fulfill(response=response)
+
+
 def corrections_kept(folder) -> list[dict]:
     path = folder / "metadata.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

@@ -195,14 +195,16 @@ def layout(page: Page) -> Wire:
         # page and "Why they differ" are one request, not the queue's join, stream and estimates, which with a class
         # drawing at once cost more than the answer itself (docs/performance.md).
         # Every drawing is sent with its own data ("multiple"): Gradio's always_last would send a deferred Clear with
-        # the stroke's data; one overtaken by a newer drawing comes back as nothing to change (pen_canvas.Drawings).
-        pad.change(
+        # the stroke's data. The canvas sends the next once this one's answer is shown (pen_canvas.in_order); one
+        # overtaken by a newer drawing comes back as nothing to change (pen_canvas.Drawings).
+        drawn_event = pad.change(
             drawn_and_why,
             why["inputs"][1:],
             trigger_mode="multiple",
             queue=False,
             **{**page_outputs, "outputs": page_outputs["outputs"] + why["outputs"]},
         )
+        pen_canvas.in_order(drawn_event, pad)
         upload.change(events.guarded(uploaded, no_digit=nothing), upload, **page_outputs).success(**page.why_refresh)
         # The API endpoints hang off hidden buttons, so that they raise "No digit found" where the page shows a hint.
         api = {"outputs": outputs, "preprocess": False}

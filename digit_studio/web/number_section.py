@@ -169,7 +169,7 @@ def layout(page: Page) -> Wire:
         # While the pen moves, the newest drawing once the one being read is answered; at pen-up, Undo and Clear, every
         # drawing with its own data: always_last would send one deferred behind a slow reading with an older one's.
         pad.input(pad_view, None, trigger_mode="always_last", **page_events)
-        pad.change(pad_view, None, trigger_mode="multiple", **page_events)
+        pen_canvas.in_order(pad.change(pad_view, None, trigger_mode="multiple", **page_events), pad)
         upload.change(events.guarded(uploaded, no_digit=hint), upload, **page_events)
         correction()
 

@@ -12,12 +12,13 @@ sent meanwhile, by the output components that follow the canvas (`follows`). The
 with the same number: its cards usually arrive before the queued event, which then settles the verdict.
 
 Each drawing carries its page's id and its number; an answer for a drawing older than the newest one seen from that
-page is dropped (Drawings), so Clear, Undo or a new stroke is never overtaken by an earlier answer.
+page is dropped (Drawings), and the pen-up, Undo and Clear events leave one at a time (in_order), so Clear, Undo or a
+new stroke is never overtaken by an earlier answer.
 
     live = events.live_answers(outputs_of, "sketchpad")  # outputs_of(number, sketch) -> {key: HTML}
     pad = pen_canvas.canvas(400, 400, "sketchpad", "Clear", live=live)
     card = gr.HTML(..., **pen_canvas.follows("sketchpad", "card"))  # shows outputs_of's "card" while the pen moves
-    pad.change(function, None, outputs)   # function(evt: gr.EventData, request: gr.Request)
+    pen_canvas.in_order(pad.change(function, None, outputs), pad)   # function(evt: gr.EventData, request: gr.Request)
     with pen_canvas.drawing(evt, pad) as (number, sketch):   # {"layers": [png bytes]}, as uploads.sketch_files reads
         ...
 """
@@ -26,6 +27,7 @@ import base64
 import binascii
 import collections
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 
@@ -37,6 +39,7 @@ from digit_studio.core import preprocess
 BRUSH_PX = 18  # as thick as MNIST's strokes on a 400 px canvas
 ERASER_PX = 36
 LIVE_MS = 120  # while the pen moves, at most one drawing per this many ms
+SETTLE_MS = 5000  # a pen-up, Undo or Clear waits at most this long for the answer to the one before
 # A drawn canvas's PNG is a few kB; 800x400 px of noise is under 1.3 MB. Anything longer is not from the page.
 MAX_PNG_CHARS = 2_000_000
 PNG_PREFIX = "data:image/png;base64,"
@@ -84,6 +87,7 @@ const live = props.live_url ? (sent) => fetch(new URL(props.live_url, base), {
   method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(sent),
 }).then((response) => response.json()) : null;
 let current = null, tool = "brush", drawings = 0, lastSent = 0, timer = null, liveBusy = false, liveWanted = false;
+let changing = false, changeWaiting = null, changeTimer = null;
 
 const paint = (stroke) => {
   context.globalCompositeOperation = stroke.erase ? "destination-out" : "source-over";
@@ -117,12 +121,30 @@ const ask = (sent) => live(sent).then((answer) => {
     document.dispatchEvent(new CustomEvent("pen-live", {detail: {pad: props.pad_id, outputs: answer.outputs}}));
   }
 }).catch(() => {});
-// Pen-up, Undo, Clear: the drawing goes through the queue (the verdict, "Why they differ", a correction's subject)
-// and, on a canvas with a live function, to it as well, whose answer usually shows first.
+// Pen-up, Undo, Clear (change): one at a time, the next once the page has shown the answer to the one before
+// (pen-settled, from the events in_order chains to it), so that the answers land in the order the drawings were made;
+// a drawing made meanwhile replaces the one waiting. Were no answer to come, the canvas goes on after SETTLE_MS.
+const settled = () => {
+  clearTimeout(changeTimer);
+  changing = false;
+  const next = changeWaiting;
+  changeWaiting = null;
+  if (next) change(next);
+};
+const change = (sent) => {
+  if (changing) { changeWaiting = sent; return; }
+  changing = true;
+  changeTimer = setTimeout(settled, props.settle_ms);
+  trigger("change", sent);
+};
+document.addEventListener("pen-settled", (event) => { if (event.detail === props.pad_id && changing) settled(); });
+// The drawing goes to the server's event (the verdict, "Why they differ", a correction's subject) and, on a canvas
+// with a live function, at once to it as well, whose answer usually shows first.
 const send = (event) => {
   const sent = drawing();
   if (live && sent.png) ask({...sent, settled: true});
-  trigger(event, sent);
+  if (event === "change") change(sent);
+  else trigger(event, sent);
 };
 // While the pen moves: the next live drawing leaves once the previous one is answered.
 const sendLive = () => {
@@ -217,7 +239,20 @@ def canvas(width: int, height: int, elem_id: str, clear_label: str, label: str, 
         brush_px=BRUSH_PX,
         eraser_px=ERASER_PX,
         live_ms=LIVE_MS,
+        settle_ms=SETTLE_MS,
     )
+
+
+SETTLED_JS = "() => document.dispatchEvent(new CustomEvent('pen-settled', {detail: %s}))"
+
+
+def in_order(change: dict, pad: gr.HTML) -> None:
+    """Canvas `pad` sends its next pen-up, Undo or Clear once the page has shown `change`'s answer to the one before
+    (its JS waits for the signal chained here, after an answer and after an error). Without it the answers to two
+    drawings sent at once could land in either order: a stroke's after the Clear pressed right after it."""
+    signal = {"fn": None, "js": SETTLED_JS % json.dumps(pad.elem_id), "queue": False}
+    change.then(**signal)
+    change.failure(**signal)
 
 
 LIVE = {}  # each canvas's live function by its elem_id, which json_api.py's route /api/pen/{elem_id} calls
