@@ -9,9 +9,10 @@
 Each visitor opens the page's session and draws in a loop: a 1 s stroke, during which the canvas sends its drawing at
 the page's cadence (pen_canvas.LIVE_MS, and only once the previous one is answered, as the page does), to the canvas's
 live route (/api/pen/sketchpad), or, on a page without one, as the queued `input` event; then
-pen-up, the drawing to `live` and the queued `change` event through /gradio_api/queue/join and the session's
-/gradio_api/queue/data stream, followed, as the page chains it, by the "Why they differ" refresh; then 1 s looking at
-the answer. The drawings are
+pen-up, the drawing to `live` and the `change` event as the page sends it (one POST to /gradio_api/run/predict, whose
+answer holds "Why they differ" too; on a page whose event is queued, /gradio_api/queue/join and the session's
+/gradio_api/queue/data stream, followed by any server event the page chains after it); then 1 s looking at the
+answer, so that, as on the page, a visitor's next pen-up leaves once the one before is answered. The drawings are
 MNIST test digits on a transparent 400x400 canvas, revealed top to bottom while the stroke lasts.
 
 Per level: pen-up to answer p50 / p95 (the first of the two answers to arrive, as the page shows it) and to the
@@ -53,6 +54,7 @@ RESULTS = REPO / "benchmarks" / "results"
 MNIST_SUBSET = REPO / "tests" / "data" / "mnist-test-first-1000"
 LEVELS = (1, 10, 20, 40, 80)
 STROKE_S, LOOK_S = 1.0, 1.0
+SLOWEST = 10  # the slowest pen-up answers each level keeps, with when they happened
 LIVE_S = pen_canvas.LIVE_MS / 1000
 CANVAS = 400
 DRAWINGS = 24  # distinct digits; visitor i draws digit i % DRAWINGS, then the next
@@ -113,12 +115,14 @@ class Page:
 class Visitor:
     """One learner drawing digits in a loop on their own page (own session, own connections)."""
 
-    def __init__(self, url: str, page: Page, drawings: list[list[str]], first: int):
+    def __init__(self, url: str, page: Page, drawings: list[list[str]], first: int, started: float | None = None):
         self.url, self.page, self.drawings, self.index = url, page, drawings, first
+        self.started = time.perf_counter() if started is None else started  # the level's start
         self.session, self.page_id = uuid.uuid4().hex, uuid.uuid4().hex
         self.number = 0  # the page's drawing counter
         self.shown = 0  # the newest drawing whose answer the page shows
         self.pen_up_ms, self.settled_ms = [], []  # pen-up to the answer shown first; to the queued, settled page
+        self.pen_up_at_s = []  # when each pen-up left, in seconds from the level's start
         self.live_shown, self.answered, self.errors, self.stale_shown = 0, 0, [], 0
         self.answers = []  # (drawing index, the CNN's pen-up answer)
         self.drawing_s = 0.0
@@ -202,6 +206,7 @@ class Visitor:
         self.settled_ms.append(settled_ms)
         light_ms = answered.result()[1] if answered.done() else settled_ms
         self.pen_up_ms.append(min(light_ms, settled_ms))
+        self.pen_up_at_s.append(start - self.started)
         number = re.search(r'data-drawing="(\d+)"', card)
         if number:
             self.show(int(number.group(1)))
@@ -281,6 +286,16 @@ def spread(samples: list[float]) -> dict:
     }
 
 
+def slowest(people: list["Visitor"], count: int = SLOWEST) -> list[dict]:
+    """The `count` slowest pen-up answers of a level, each with when its pen-up left (s from the level's start):
+    where in the run a tail falls, which percentiles do not show."""
+    times = sorted(
+        ((ms, at) for person in people for ms, at in zip(person.pen_up_ms, person.pen_up_at_s, strict=True)),
+        reverse=True,
+    )
+    return [{"ms": round(ms, 1), "at_s": round(at, 2)} for ms, at in times[:count]]
+
+
 class Probes:
     """The other surfaces while the crowd draws: /api/classify (plain HTTP), and through gradio_client /classify,
     /read_number and /explain, one call at a time in turn, each timed."""
@@ -327,8 +342,9 @@ class Probes:
 async def crowd(url: str, visitors: int, seconds: float, drawings: list[list[str]], server_pid: int) -> list[Visitor]:
     async with httpx.AsyncClient(base_url=url, verify=TLS) as http:
         page = Page((await http.get("config")).json())
-    people = [Visitor(url, page, drawings, first) for first in range(visitors)]
-    until = time.perf_counter() + seconds
+    started = time.perf_counter()
+    people = [Visitor(url, page, drawings, first, started) for first in range(visitors)]
+    until = started + seconds
 
     async def one(person: Visitor, delay: float) -> None:
         await asyncio.sleep(delay)  # visitors start within one stroke-and-look, not in lockstep
@@ -375,6 +391,7 @@ def level(url: str, visitors: int, seconds: float, drawings, expected, pid: int,
         "visitors": visitors,
         "seconds": round(wall, 1),
         "pen_up_ms": spread([ms for person in people for ms in person.pen_up_ms]),
+        "slowest_pen_ups": slowest(people),
         "settled_ms": spread([ms for person in people for ms in person.settled_ms]),
         "live_per_s_median_visitor": round(statistics.median(live_rates), 1) if live_rates else 0.0,
         "events_per_s": round(sum(person.answered for person in people) / wall, 1),
@@ -410,6 +427,13 @@ def markdown(report: dict) -> str:
             f"{row['events_per_s']} | {row['server_cpu']:.0%} | {row['crowd_cpu']:.0%} | {row['errors']} | "
             f"{row['wrong']} of {row['pen_ups']} | {row['stale_shown']} |"
         )
+    kept = [row for row in report["levels"] if row.get("slowest_pen_ups")]
+    if kept:
+        header = "| visitors drawing | the five slowest pen-up answers, ms (when the pen lifted, s into the level) |"
+        lines += ["", header, "|---|---|"]
+        for row in kept:
+            slow = ", ".join(f"{one['ms']:.0f} ({one['at_s']:.1f})" for one in row["slowest_pen_ups"][:5])
+            lines.append(f"| {row['visitors']} | {slow} |")
     probed = [row for row in report["levels"] if row.get("probes_ms")]
     if probed:
         names = list(probed[0]["probes_ms"])

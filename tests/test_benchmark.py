@@ -97,3 +97,8 @@ def test_the_crowd_speaks_the_page_protocol_and_counts_what_it_sees(app_url):
     assert answers and all(answer == expected[drawing] for drawing, answer in answers)
     assert all(person.live_shown > 0 and not person.errors and not person.stale_shown for person in people)
     assert all(len(person.settled_ms) == len(person.pen_up_ms) == len(person.answers) for person in people)
+    slowest = crowd.slowest(people, 3)
+    every = sorted((ms for person in people for ms in person.pen_up_ms), reverse=True)
+    assert [one["ms"] for one in slowest] == [round(ms, 1) for ms in every[:3]]
+    # each pen-up leaves after a stroke, and the last stroke starts before the level's 1.5 s are up
+    assert all(crowd.STROKE_S <= one["at_s"] <= 1.5 + crowd.STROKE_S + 1 for one in slowest), slowest
