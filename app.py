@@ -12,6 +12,7 @@ each: Gradio API /classify and /classify_sketch (digit_section.py), /explain (wh
 """
 
 import contextlib
+import gc
 import json
 import os
 
@@ -86,6 +87,10 @@ if __name__ == "__main__":
     gradio_fixes.refuse_unreceived_files(demo)
     gradio_fixes.offer_callable_mcp_tools(demo)
     gradio_fixes.clean_mcp_files(demo)
+    # Everything made so far (Gradio, TensorFlow, the models, the page) lives as long as the server: out of the
+    # garbage collector's full passes, each of which would otherwise walk all of it while a class waits for its
+    # answers (docs/performance.md), and shared with the workers forked next rather than copied when a pass touches it.
+    gc.freeze()
     processes.start()
     # As demo.launch() would, and as a Space sets them (0.0.0.0, 7860)
     host, port = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), int(os.environ.get("GRADIO_SERVER_PORT", "7860"))

@@ -19,7 +19,9 @@ Per level: pen-up to answer p50 / p95 (the first of the two answers to arrive, a
 settled verdict (the queued one); live answers shown a second while drawing (the median visitor); events
 answered a second; the server's CPU (its process and the JSON route's workers, as a share of one core); the crowd's
 own CPU on the same machine; errors; wrong digits (a pen-up answer that differs from what the same drawing gets from a
-quiet server); stale answers shown (an answer the page would show for an older drawing than one it already showed).
+quiet server); stale answers shown (an answer the page would show for an older drawing than one it already showed);
+the ten slowest pen-up answers and the crowd's own longest stalls (its event loop woken late), each with when it
+happened, so that a tail can be told from a stall of the crowd itself.
 With probes, one more client calls /api/classify, gradio_client's /classify, /read_number and /explain in turn
 while the crowd draws, and their p95 is in the table.
 
@@ -55,6 +57,7 @@ MNIST_SUBSET = REPO / "tests" / "data" / "mnist-test-first-1000"
 LEVELS = (1, 10, 20, 40, 80)
 STROKE_S, LOOK_S = 1.0, 1.0
 SLOWEST = 10  # the slowest pen-up answers each level keeps, with when they happened
+TICK_S, STALL_MS = 0.01, 50  # the crowd's own stalls: its event loop woken this often, and this late
 LIVE_S = pen_canvas.LIVE_MS / 1000
 CANVAS = 400
 DRAWINGS = 24  # distinct digits; visitor i draws digit i % DRAWINGS, then the next
@@ -339,7 +342,10 @@ class Probes:
         self.thread.join(timeout=TIMEOUT_S * 2)
 
 
-async def crowd(url: str, visitors: int, seconds: float, drawings: list[list[str]], server_pid: int) -> list[Visitor]:
+async def crowd(
+    url: str, visitors: int, seconds: float, drawings: list[list[str]], server_pid: int, stalls: list | None = None
+) -> list[Visitor]:
+    """`visitors` drawing for `seconds`; the crowd's own stalls (watch_the_loop) are added to `stalls`."""
     async with httpx.AsyncClient(base_url=url, verify=TLS) as http:
         page = Page((await http.get("config")).json())
     started = time.perf_counter()
@@ -353,8 +359,20 @@ async def crowd(url: str, visitors: int, seconds: float, drawings: list[list[str
             await person.run(http, until)
 
     spacing = (STROKE_S + LOOK_S) / max(visitors, 1)
+    watcher = asyncio.ensure_future(watch_the_loop(started, until, [] if stalls is None else stalls))
     await asyncio.gather(*(one(person, index * spacing) for index, person in enumerate(people)))
+    await watcher
     return people
+
+
+async def watch_the_loop(started: float, until: float, stalls: list) -> None:
+    """The crowd's own event loop, woken every TICK_S: a wake-up over STALL_MS late is a stall of the crowd itself
+    (its CPU, its garbage collector), not of the server, and every time measured across it is that much longer."""
+    while (before := time.perf_counter()) < until:
+        await asyncio.sleep(TICK_S)
+        late_ms = (time.perf_counter() - before - TICK_S) * 1000
+        if late_ms > STALL_MS:
+            stalls.append({"ms": round(late_ms, 1), "at_s": round(before - started, 2)})
 
 
 def expected_answers(url: str, drawings: list[list[str]]) -> list[str]:
@@ -376,10 +394,11 @@ def expected_answers(url: str, drawings: list[list[str]]) -> list[str]:
 def level(url: str, visitors: int, seconds: float, drawings, expected, pid: int, probes: bool) -> dict:
     cpu_start, client_start, wall_start = cpu_seconds(pid), time.process_time(), time.perf_counter()
     probe = Probes(url) if probes else None
+    stalls = []
     if probe:
         probe.__enter__()
     try:
-        people = asyncio.run(crowd(url, visitors, seconds, drawings, pid))
+        people = asyncio.run(crowd(url, visitors, seconds, drawings, pid, stalls))
     finally:
         if probe:
             probe.__exit__()
@@ -392,6 +411,7 @@ def level(url: str, visitors: int, seconds: float, drawings, expected, pid: int,
         "seconds": round(wall, 1),
         "pen_up_ms": spread([ms for person in people for ms in person.pen_up_ms]),
         "slowest_pen_ups": slowest(people),
+        "crowd_stalls": sorted(stalls, key=lambda stall: stall["ms"], reverse=True)[:SLOWEST],
         "settled_ms": spread([ms for person in people for ms in person.settled_ms]),
         "live_per_s_median_visitor": round(statistics.median(live_rates), 1) if live_rates else 0.0,
         "events_per_s": round(sum(person.answered for person in people) / wall, 1),
@@ -429,11 +449,17 @@ def markdown(report: dict) -> str:
         )
     kept = [row for row in report["levels"] if row.get("slowest_pen_ups")]
     if kept:
-        header = "| visitors drawing | the five slowest pen-up answers, ms (when the pen lifted, s into the level) |"
-        lines += ["", header, "|---|---|"]
+        header = (
+            "| visitors drawing | the five slowest pen-up answers, ms (when the pen lifted, s into the level) "
+            f"| the crowd's own longest stalls over {STALL_MS} ms (when) |"
+        )
+        lines += ["", header, "|---|---|---|"]
         for row in kept:
-            slow = ", ".join(f"{one['ms']:.0f} ({one['at_s']:.1f})" for one in row["slowest_pen_ups"][:5])
-            lines.append(f"| {row['visitors']} | {slow} |")
+            slow, stalled = (
+                ", ".join(f"{one['ms']:.0f} ({one['at_s']:.1f})" for one in row.get(key, [])[:5]) or "none"
+                for key in ("slowest_pen_ups", "crowd_stalls")
+            )
+            lines.append(f"| {row['visitors']} | {slow} | {stalled} |")
     probed = [row for row in report["levels"] if row.get("probes_ms")]
     if probed:
         names = list(probed[0]["probes_ms"])
