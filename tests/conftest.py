@@ -1,6 +1,7 @@
 """Shared fixtures: paths, a tiny IDX writer, the committed models, and the running app."""
 
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,28 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if {"app_url", "client", "page"} & set(item.fixturenames):
             item.add_marker(pytest.mark.server)
+
+
+# What the page showed when a browser test using the `page` fixture failed: the answers' words, each canvas's newest
+# drawing sent and the drawings the answers name, and any message. In the failure's report, so that a failure where
+# no screenshot can be looked at (CI) still says what a visitor would have seen.
+PAGE_STATE_JS = """() => ({
+  texts: Object.fromEntries(["#summary", "#number_summary", "#why_maps"].map(
+    (selector) => [selector, (document.querySelector(selector)?.innerText || "").slice(0, 300)])),
+  sent: [...document.querySelectorAll("[data-sent]")].map((element) => [element.id, element.dataset.sent]),
+  answering: [...document.querySelectorAll("[data-drawing]")].map((element) => element.dataset.drawing),
+  messages: [...document.querySelectorAll(".toast-body")].map((element) => element.innerText),
+})"""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    page = getattr(item, "funcargs", {}).get("page") if report.when == "call" and report.failed else None
+    if page is not None:
+        try:
+            shown = json.dumps(page.evaluate(PAGE_STATE_JS), indent=1, ensure_ascii=False)
+        except Exception as error:  # the page itself may be what failed
+            shown = f"could not be read: {error}"
+        report.sections.append(("what the page showed", shown))
+    return report

@@ -269,6 +269,41 @@ def test_a_number_on_the_wide_canvas(page):
     assert page.locator("#number_views img").count() == 3
 
 
+def test_the_number_canvas_sends_each_drawing_once_while_the_pen_moves(page):
+    """A slow stroke on the number's canvas: each drawing goes to the server once, in the order drawn, the newest
+    waiting while one is read (Gradio's always_last sent a deferred one with the stroke's first drawing, again and
+    again); the reading at the end answers the last drawing sent."""
+    page.locator("#number_sketchpad canvas").first.scroll_into_view_if_needed()
+    page.get_by_role("button", name="Clear the number", exact=True).click()
+    page.locator("#number_summary", has_text=words.text("number_hint")).wait_for()
+    sent = []
+
+    def note(request):
+        if "queue/join" in request.url:
+            data = json.loads(request.post_data or "{}").get("event_data")
+            if isinstance(data, dict) and "drawing" in data:
+                sent.append(data["drawing"])
+
+    page.on("request", note)
+    try:
+        box = page.locator("#number_sketchpad canvas").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+        page.mouse.down()
+        for step in range(1, 31):  # 3 s of pen, an input every 120 ms
+            x = box["x"] + box["width"] * (0.2 + 0.6 * step / 30)
+            page.mouse.move(x, box["y"] + box["height"] * (0.2 + 0.5 * (step % 2)), steps=4)
+            page.wait_for_timeout(100)
+        page.mouse.up()
+        wait_until_answered(page, "#number_summary")
+        page.wait_for_timeout(500)
+    finally:
+        page.remove_listener("request", note)
+    assert len(sent) >= 5, sent
+    assert sent == sorted(set(sent)), sent  # none twice, none out of order
+    answered = page.locator("#number_views [data-drawing]").get_attribute("data-drawing")
+    assert answered == page.locator("#number_sketchpad [data-sent]").get_attribute("data-sent") == str(sent[-1])
+
+
 def test_clear_clears_the_digit_every_time(page):
     """Draw, clear, draw another digit: three times over, nothing of an earlier drawing stays on the canvas or in
     the answers ("Why they differ" open, so that its maps are checked too)."""

@@ -174,11 +174,13 @@ def test_the_live_answers_and_the_queued_ones_share_one_order(app_url):
     assert stale["success"] and all(map(unchanged, stale["output"]["data"])), stale
 
 
-@pytest.mark.parametrize("pad", PADS)
-def test_a_canvas_hears_when_its_drawing_is_answered_and_when_it_fails(app_url, pad):
-    """The signal a canvas waits for before it sends its next pen-up, Undo or Clear (pen_canvas.in_order) follows
-    its change event after an answer and after an error, so that it never waits for nothing."""
-    index = page_drawing_event(app_url, pad)
+@pytest.mark.parametrize(("pad", "event"), [("sketchpad", "change"), *((PADS[1], e) for e in ("change", "input"))])
+def test_a_canvas_hears_when_its_drawing_is_answered_and_when_it_fails(app_url, pad, event):
+    """The signal a canvas waits for before it sends its next drawing (pen_canvas.in_order) follows each of its
+    events after an answer and after an error, so that it never waits for nothing; Gradio sends each as it comes."""
+    index = page_drawing_event(app_url, pad, event)
+    (dependency,) = [d for d in config(app_url)["dependencies"] if d["id"] == index]
+    assert dependency["trigger_mode"] == "multiple"
     chained = [d for d in config(app_url)["dependencies"] if d.get("trigger_after") == index]
     signals = [d for d in chained if "pen-settled" in (d.get("js") or "") and json.dumps(pad) in d["js"]]
     assert sorted(bool(d.get("trigger_only_on_failure")) for d in signals) == [False, True], chained

@@ -166,10 +166,10 @@ def layout(page: Page) -> Wire:
 
         page_events = {"outputs": outputs, **PAGE_EVENT}
         pad_view = events.guarded(drawn, no_digit=hint)
-        # While the pen moves, the newest drawing once the one being read is answered; at pen-up, Undo and Clear, every
-        # drawing with its own data: always_last would send one deferred behind a slow reading with an older one's.
-        pad.input(pad_view, None, trigger_mode="always_last", **page_events)
-        pen_canvas.in_order(pad.change(pad_view, None, trigger_mode="multiple", **page_events), pad)
+        # While the pen moves (input) and at pen-up, Undo and Clear (change), the canvas sends the newest drawing once
+        # the one being read is answered (pen_canvas.in_order), each with its own data.
+        for event in (pad.input, pad.change):
+            pen_canvas.in_order(event(pad_view, None, trigger_mode="multiple", **page_events), pad)
         upload.change(events.guarded(uploaded, no_digit=hint), upload, **page_events)
         correction()
 

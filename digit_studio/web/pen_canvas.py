@@ -3,22 +3,23 @@ a small PNG in its event's data.
 
 Gradio's Sketchpad answers 0.6-0.9 s after the pen lifts: it renders through WebGL, encodes its background, layer
 and composite as three PNGs, uploads each, and only then sends its event. This canvas sends one PNG of the strokes
-(a few kB) in the event itself at pen-up, Undo and Clear (the `change` event, through Gradio's queue). While the pen
-moves it sends the drawing every LIVE_MS, so that the answers follow the pen: to the section's `live` function through
-its own route (json_api.py's /api/pen/{elem_id}, outside Gradio's queue and middleware), when the section gives one,
-else as the `input` event. A live drawing is sent only once the previous one
-is answered, so a busy server gets fewer drawings, never a backlog; its answer is shown only if no newer drawing was
-sent meanwhile, by the output components that follow the canvas (`follows`). The pen-up drawing goes to `live` too,
-with the same number: its cards usually arrive before the queued event, which then settles the verdict.
+(a few kB) in the event itself at pen-up, Undo and Clear (the `change` event). While the pen moves it sends the
+drawing every LIVE_MS, so that the answers follow the pen: to the section's `live` function through its own route
+(json_api.py's /api/pen/{elem_id}, outside Gradio's queue and middleware), when the section gives one, else as the
+`input` event. A drawing is sent only once the previous one is answered, so a busy server gets fewer drawings, never
+a backlog: a live one's answer is shown only if no newer drawing was sent meanwhile, by the output components that
+follow the canvas (`follows`); the events' drawings leave one at a time, the newest waiting (in_order). The pen-up
+drawing goes to `live` too, with the same number: its cards usually arrive before the event's, which then settles
+the verdict.
 
 Each drawing carries its page's id and its number; an answer for a drawing older than the newest one seen from that
-page is dropped (Drawings), and the pen-up, Undo and Clear events leave one at a time (in_order), so Clear, Undo or a
-new stroke is never overtaken by an earlier answer.
+page is dropped (Drawings) and, with the events one at a time, lands in the order drawn, so Clear, Undo or a new
+stroke is never overtaken by an earlier answer.
 
     live = events.live_answers(outputs_of, "sketchpad")  # outputs_of(number, sketch) -> {key: HTML}
     pad = pen_canvas.canvas(400, 400, "sketchpad", "Clear", live=live)
     card = gr.HTML(..., **pen_canvas.follows("sketchpad", "card"))  # shows outputs_of's "card" while the pen moves
-    pen_canvas.in_order(pad.change(function, None, outputs), pad)   # function(evt: gr.EventData, request: gr.Request)
+    pen_canvas.in_order(pad.change(function, None, outputs, trigger_mode="multiple"), pad)   # and so for input
     with pen_canvas.drawing(evt, pad) as (number, sketch):   # {"layers": [png bytes]}, as uploads.sketch_files reads
         ...
 """
@@ -87,7 +88,7 @@ const live = props.live_url ? (sent) => fetch(new URL(props.live_url, base), {
   method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(sent),
 }).then((response) => response.json()) : null;
 let current = null, tool = "brush", drawings = 0, lastSent = 0, timer = null, liveBusy = false, liveWanted = false;
-let changing = false, changeWaiting = null, changeTimer = null;
+let posting = false, waiting = null, postTimer = null;
 
 const paint = (stroke) => {
   context.globalCompositeOperation = stroke.erase ? "destination-out" : "source-over";
@@ -121,30 +122,30 @@ const ask = (sent) => live(sent).then((answer) => {
     document.dispatchEvent(new CustomEvent("pen-live", {detail: {pad: props.pad_id, outputs: answer.outputs}}));
   }
 }).catch(() => {});
-// Pen-up, Undo, Clear (change): one at a time, the next once the page has shown the answer to the one before
-// (pen-settled, from the events in_order chains to it), so that the answers land in the order the drawings were made;
-// a drawing made meanwhile replaces the one waiting. Were no answer to come, the canvas goes on after SETTLE_MS.
+// The canvas's server events (change; input on a canvas without a live function) leave one at a time: the next once
+// the page has shown the answer to the one before (pen-settled, from the events in_order chains to them), so that the
+// answers land in the order the drawings were made; a drawing made meanwhile replaces the one waiting, so that a busy
+// server gets the newest, never a backlog. Were no answer to come, the canvas goes on after SETTLE_MS.
 const settled = () => {
-  clearTimeout(changeTimer);
-  changing = false;
-  const next = changeWaiting;
-  changeWaiting = null;
-  if (next) change(next);
+  clearTimeout(postTimer);
+  posting = false;
+  const next = waiting;
+  waiting = null;
+  if (next) post(next.event, next.sent);
 };
-const change = (sent) => {
-  if (changing) { changeWaiting = sent; return; }
-  changing = true;
-  changeTimer = setTimeout(settled, props.settle_ms);
-  trigger("change", sent);
+const post = (event, sent) => {
+  if (posting) { waiting = {event, sent}; return; }
+  posting = true;
+  postTimer = setTimeout(settled, props.settle_ms);
+  trigger(event, sent);
 };
-document.addEventListener("pen-settled", (event) => { if (event.detail === props.pad_id && changing) settled(); });
-// The drawing goes to the server's event (the verdict, "Why they differ", a correction's subject) and, on a canvas
-// with a live function, at once to it as well, whose answer usually shows first.
+document.addEventListener("pen-settled", (event) => { if (event.detail === props.pad_id && posting) settled(); });
+// The drawing goes to the server's event (at pen-up: the verdict, "Why they differ", a correction's subject) and, on a
+// canvas with a live function, at once to it as well, whose answer usually shows first.
 const send = (event) => {
   const sent = drawing();
   if (live && sent.png) ask({...sent, settled: true});
-  if (event === "change") change(sent);
-  else trigger(event, sent);
+  post(event, sent);
 };
 // While the pen moves: the next live drawing leaves once the previous one is answered.
 const sendLive = () => {
@@ -246,13 +247,15 @@ def canvas(width: int, height: int, elem_id: str, clear_label: str, label: str, 
 SETTLED_JS = "() => document.dispatchEvent(new CustomEvent('pen-settled', {detail: %s}))"
 
 
-def in_order(change: dict, pad: gr.HTML) -> None:
-    """Canvas `pad` sends its next pen-up, Undo or Clear once the page has shown `change`'s answer to the one before
-    (its JS waits for the signal chained here, after an answer and after an error). Without it the answers to two
-    drawings sent at once could land in either order: a stroke's after the Clear pressed right after it."""
+def in_order(event: dict, pad: gr.HTML) -> None:
+    """Canvas `pad` sends its next drawing to the server once the page has shown the answer to the one before: its JS
+    waits for the signal chained here to each of its events (change, and input where it has no live function), after
+    an answer and after an error. Without it the answers to two drawings sent at once could land in either order: a
+    stroke's after the Clear pressed right after it. Wire its events with trigger_mode="multiple": the canvas paces
+    them itself, and Gradio's always_last would send a deferred one with the first one's drawing."""
     signal = {"fn": None, "js": SETTLED_JS % json.dumps(pad.elem_id), "queue": False}
-    change.then(**signal)
-    change.failure(**signal)
+    event.then(**signal)
+    event.failure(**signal)
 
 
 LIVE = {}  # each canvas's live function by its elem_id, which json_api.py's route /api/pen/{elem_id} calls
