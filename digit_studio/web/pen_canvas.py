@@ -40,7 +40,7 @@ from digit_studio.core import preprocess
 BRUSH_PX = 18  # as thick as MNIST's strokes on a 400 px canvas
 ERASER_PX = 36
 LIVE_MS = 120  # while the pen moves, at most one drawing per this many ms
-SETTLE_MS = 5000  # a pen-up, Undo or Clear waits at most this long for the answer to the one before
+SETTLE_MS = 5000  # a drawing for the server's events waits at most this long for the answer to the one before
 # A drawn canvas's PNG is a few kB; 800x400 px of noise is under 1.3 MB. Anything longer is not from the page.
 MAX_PNG_CHARS = 2_000_000
 PNG_PREFIX = "data:image/png;base64,"
