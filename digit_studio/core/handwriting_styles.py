@@ -126,12 +126,15 @@ STYLE_SHAPES = {1: (flagged_one, footed_one), 4: (open_four,), 7: (crossed_seven
 WIDER_SHAPES = {**STYLE_SHAPES, 0: (slashed_zero,), 9: (long_tailed_nine,)}  # and the wider candidate's
 
 
+def some_shape(shapes_of: dict, digit: int, rng: np.random.Generator):
+    """One of the digit's shapes in `shapes_of` half the time where it has some, else the plain one."""
+    shapes = shapes_of.get(digit, ())
+    return shapes[rng.integers(len(shapes))] if shapes and rng.random() < 0.5 else plain
+
+
 def any_shape(digit: int, rng: np.random.Generator) -> list:
-    """One of WIDER_SHAPES' shapes for the digit half the time where it has some, else the plain one."""
-    shapes = WIDER_SHAPES.get(digit, ())
-    if shapes and rng.random() < 0.5:
-        return shapes[rng.integers(len(shapes))](digit, rng)
-    return plain(digit, rng)
+    """A drawing's strokes in one of WIDER_SHAPES' shapes for the digit half the time, else the plain one."""
+    return some_shape(WIDER_SHAPES, digit, rng)(digit, rng)
 
 
 @dataclass(frozen=True)
@@ -360,8 +363,7 @@ def training_digits(count: int, seed: int = 0, wider: bool = False) -> tuple[np.
         if wider:
             images[index] = np.round(wider_drawing(int(digit), slants, rng) * 255)
             continue
-        shapes = STYLE_SHAPES.get(int(digit), ())
-        shape = shapes[rng.integers(len(shapes))] if shapes and rng.random() < 0.5 else plain
+        shape = some_shape(STYLE_SHAPES, int(digit), rng)
         pen = rng.choice(["pen", "marker", "hairline"], p=[0.6, 0.2, 0.2])
         slant = slants[rng.choice(3, p=[0.5, 0.25, 0.25])]
         images[index] = np.round(as_model_input(drawing(int(digit), shape, str(pen), slant, rng)) * 255)
