@@ -102,3 +102,23 @@ def test_the_crowd_speaks_the_page_protocol_and_counts_what_it_sees(app_url):
     assert [one["ms"] for one in slowest] == [round(ms, 1) for ms in every[:3]]
     # each pen-up leaves after a stroke, and the last stroke starts before the level's 1.5 s are up
     assert all(crowd.STROKE_S <= one["at_s"] <= 1.5 + crowd.STROKE_S + 1 for one in slowest), slowest
+
+
+def test_the_crowd_records_a_stall_of_its_own_loop_and_when_it_came():
+    """benchmarks/crowd.py's watch_the_loop: the crowd's event loop held 150 ms, 0.2 s in, shows as a stall there, so
+    that a slow answer measured across it is not taken for the server's."""
+    import asyncio
+    import time
+
+    from benchmarks import crowd
+
+    async def held() -> list:
+        stalls, started = [], time.perf_counter()
+        watcher = asyncio.ensure_future(crowd.watch_the_loop(started, started + 0.6, stalls))
+        await asyncio.sleep(0.2)
+        time.sleep(0.15)  # the loop held, as the crowd's own CPU would hold it
+        await watcher
+        return stalls
+
+    stalls = asyncio.run(held())
+    assert any(stall["ms"] >= 100 and 0.15 <= stall["at_s"] <= 0.3 for stall in stalls), stalls
