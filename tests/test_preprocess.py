@@ -273,6 +273,19 @@ def test_when_ink_reaches_the_border_the_noise_is_measured_on_the_paper():
     assert np.percentile(ink[:, 40:90], 99) < 0.05
 
 
+def test_a_small_scans_grey_blocks_at_the_border_are_ink_not_grain():
+    """A blocky scan cropped to its digit: the darkest blocks reach the border in one place, half-grey ones (a
+    stroke that covered half a scanned pixel) in several. The grey strokes survive, the grain not."""
+    rng = np.random.default_rng(0)
+    pixels = 235 + rng.normal(0, 3, (120, 160))
+    pixels[:50, 20:24] = 40  # dark, from the top edge: under 1% of the border
+    pixels[:, 60:72] = 138  # half-grey, from the top edge to the bottom one
+    pixels[70:, 120:132] = 138  # half-grey, from the bottom edge
+    ink = preprocess.ink_from_image(Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)))
+    assert ink[:, 62:70].min() > 0.3 and ink[75:, 122:130].min() > 0.3
+    assert np.percentile(ink[:, 80:115], 99) < 0.05
+
+
 @pytest.mark.parametrize("colour", [(0, 0, 0), (40, 90, 200)])
 def test_a_transparent_drawing_that_fills_its_canvas_is_read_from_its_alpha(colour):
     """Mostly opaque, but every visible pixel the pen's colour: the alpha is the ink, not paper."""

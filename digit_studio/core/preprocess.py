@@ -47,6 +47,7 @@ MAX_SHADING_STEP = 0.2  # of the cells' range: photos' shading steps by 0.08 at 
 ONE_COLOUR = 8  # channel spread within which the visible pixels of a transparent picture are one colour
 MIN_CONTRAST = 0.15  # ink fainter than this against the paper is noise, not a digit
 MIN_INK = 0.05
+GRAIN_TAIL = 7  # twice a grain's 99th percentile over its 75th: 2 x 2.33 / 0.67 for Gaussian grain on paper
 MAX_FILL = 0.8  # ink filling more of the 20x20 box is a solid block or noise; MNIST's boldest digits fill 65%
 
 NO_DIGIT_MESSAGE = words.text("no_digit")
@@ -133,10 +134,12 @@ def ink_from_opaque(image: Image.Image) -> np.ndarray:
     strength = 255 - int(np.searchsorted(np.cumsum(counts[::-1]), min(20, distance.size)))
     if strength < MIN_CONTRAST * 255:
         raise NoDigitError(NO_DIGIT_MESSAGE)
-    # grain, JPEG noise and leftover shading, measured where there is only paper: the border; when ink reaches it
-    # (a picture cropped to its digit), from the border's median instead, as at least half the border is paper
+    # grain, JPEG noise and leftover shading, measured where there is only paper: the border, as twice its 99th
+    # percentile. For grain that is about GRAIN_TAIL times the 75th: loudest pixels further above the rest are ink
+    # reaching the border (a picture cropped to its digit, a small scan's grey blocks), so the 75th sets the level;
+    # when ink covers a quarter of the border, its median does, as at least half the border is paper
     border = sorted_border(distance)
-    level = 2 * float(border[len(border) * 99 // 100])
+    level = min(2 * float(border[len(border) * 99 // 100]), GRAIN_TAIL * float(border[len(border) * 3 // 4]))
     if level >= strength:
         level = 4 * float(border[len(border) // 2])
     noise = min(max(level, 0.05 * strength), 0.5 * strength)
