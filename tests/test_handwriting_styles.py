@@ -96,6 +96,15 @@ def test_the_committed_cnn_reads_every_style_it_was_trained_to_read(committed_mo
         assert np.mean(answers[styles == style] == labels[styles == style]) >= 0.95, style
 
 
+def test_both_committed_models_read_small_scans_within_two_points_of_the_whole_pages(committed_models):
+    """The same pages scanned small: the photo path keeps their grey blocks as ink (preprocess.GRAIN_TAIL)."""
+    images, labels, styles = handwriting_styles.check_set(styles=handwriting_styles.SCAN_TWINS)
+    full, low = (styles == name for name in handwriting_styles.SCAN_TWINS)
+    for name, model in committed_models.items():
+        right = predicted_digits(model, np.round(images * 255).astype(np.uint8)) == labels
+        assert right[low].mean() >= right[full].mean() - 0.02, name
+
+
 def test_the_wider_mix_is_balanced_laid_out_as_mnist_and_not_the_recipes():
     """The wider candidate's training drawings: balanced digits, laid out as MNIST (its scans included), unlike the
     recipe's, and drawing the slashed 0 and long-tailed 9 shapes the recipe's mix has not."""
