@@ -53,16 +53,17 @@ from digit_studio.core import confidence, handwriting_styles, mnist_data, non_di
 # images as they are (no augmentation), the learning rate falling from clean_learning_rate to zero.
 # outlier_epochs: then more epochs on the digits and on `outliers` drawings that are not digits (train_outliers);
 # outlier_style_digits: drawn digits added for those epochs, for a model whose own training has none.
-# wider_styles=1: the drawn digits in every style of the handwriting check set, scans included (the candidate of
-# docs/preprocessing.md), not the served recipe's mix.
+# wider_styles=1: the drawn digits in every style of the handwriting check set, scans included
+# (handwriting_styles.training_digits(wider=True)); 0: the earlier mix of nine styles (RECIPE_STYLES).
 CLEAN_LEARNING_RATE = 3e-4
 OUTLIER_EXPOSURE = {"outliers": 20000, "outlier_weight": 1.0, "outlier_epochs": 5, "outlier_learning_rate": 1e-3}
 RECIPES = {
     "cnn": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "ema_momentum": 0.999,
-            "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1, "label_smoothing": 0.1, "style_digits": 6000,
-            "clean_epochs": 2, "clean_learning_rate": CLEAN_LEARNING_RATE, **OUTLIER_EXPOSURE},
-    "linear": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3,
-               "rotation_degrees": 8, "zoom": 0.08, "shift": 0.08, **OUTLIER_EXPOSURE, "outlier_style_digits": 6000},
+            "rotation_degrees": 10, "zoom": 0.1, "shift": 0.1, "label_smoothing": 0.1, "style_digits": 12000,
+            "wider_styles": 1, "clean_epochs": 2, "clean_learning_rate": CLEAN_LEARNING_RATE, **OUTLIER_EXPOSURE},
+    "linear": {"epochs": 40, "batch_size": 128, "learning_rate": 2e-3, "rotation_degrees": 8, "zoom": 0.08,
+               "shift": 0.08, "style_digits": 12000, "wider_styles": 1, **OUTLIER_EXPOSURE,
+               "outlier_style_digits": 6000},
 }  # fmt: skip
 OUTLIER_KEYS = (*OUTLIER_EXPOSURE, "outlier_style_digits")
 RECIPE_KEYS = ("learning_rate", "ema_momentum", "rotation_degrees", "zoom", "shift", "label_smoothing",
@@ -76,8 +77,8 @@ DIGIT_FLAG_RATE = 0.01
 # `python train.py --validation 5000 --data-dir ../shared/mnist --output-dir DIR` (its metrics.json's calibration):
 # a run without held-out digits has none of its own to fit them on.
 CALIBRATION = {
-    "cnn": {"temperature": 0.8557, "digit_threshold": 0.5623, "fitted_on": "5,000 validation images of the recipe"},
-    "linear": {"temperature": 0.64, "digit_threshold": 0.1449, "fitted_on": "5,000 validation images of the recipe"},
+    "cnn": {"temperature": 0.9561, "digit_threshold": 0.649, "fitted_on": "5,000 validation images of the recipe"},
+    "linear": {"temperature": 0.6734, "digit_threshold": 0.1648, "fitted_on": "5,000 validation images of the recipe"},
 }
 PLOT_FILES = ("curves.png", *(f"confusion_{name}.png" for name in model_defs.MODEL_NAMES))
 SET_ASIDE_FILE = "extra_data_set_aside.jsonl"  # beside the outputs: the corrections screening set aside, and why

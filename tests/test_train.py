@@ -423,7 +423,7 @@ def test_extra_data_that_is_no_corrections_folder_is_one_line(small_mnist, tmp_p
 
 def test_wider_styles_is_a_whole_recipe_entry_and_draws_the_wider_mix():
     """--set wider_styles=1 parses as a whole number, and the drawn digits it asks for are the wider mix's, after
-    the training images; without it, the served recipe's."""
+    the training images; without it, the nine-style mix's."""
     assert train.recipe_setting("wider_styles=1") == ("wider_styles", 1)
     images, labels = np.zeros((3, 28, 28, 1), np.float32), np.array([7, 7, 7])
     for wider in (True, False):

@@ -122,7 +122,7 @@ def long_tailed_nine(digit: int, rng: np.random.Generator) -> list:
     return [arc(0.5, loop / 2 + 0.02, stem_x - 0.5 + 0.02, loop / 2, 0, 362) + tail]
 
 
-STYLE_SHAPES = {1: (flagged_one, footed_one), 4: (open_four,), 7: (crossed_seven,)}  # the served recipe's
+STYLE_SHAPES = {1: (flagged_one, footed_one), 4: (open_four,), 7: (crossed_seven,)}  # the nine-style mix's
 WIDER_SHAPES = {**STYLE_SHAPES, 0: (slashed_zero,), 9: (long_tailed_nine,)}  # and the wider candidate's
 
 
@@ -166,7 +166,8 @@ STYLES = {
 SCAN_TWINS = ("scanned page", "scanned 8-16 px tall")  # the same drawings, the second scanned small
 STYLES[SCAN_TWINS[0]] = Style(ALL_DIGITS, any_shape, "pen", UPRIGHT, scan="full")
 STYLES[SCAN_TWINS[1]] = Style(ALL_DIGITS, any_shape, "pen", UPRIGHT, scan="low", seeds=SCAN_TWINS[0])
-# The styles only the wider mix draws for training (training_digits(wider=True)); the served recipe draws the rest.
+# The styles only the wider mix, the recipe's, draws for training (training_digits(wider=True)); the earlier
+# nine-style mix (wider=False) draws the rest.
 WIDER_ONLY = ("0 with slash", "9 with long tail", "very heavy pen", *SCAN_TWINS)
 RECIPE_STYLES = tuple(name for name in STYLES if name not in WIDER_ONLY)
 LOW_RESOLUTION = (8, 16)  # px, a scanned digit's height: small handwriting on a page scanned at 100-150 dpi

@@ -158,8 +158,8 @@ def fallen(before: dict[int, float], after: dict[int, float], margin: float = GA
 
 def honest_digits() -> tuple[np.ndarray, np.ndarray]:
     """The honest held-out digits: handwriting_styles' validation drawings (N x 28 x 28 in [0, 1]) and labels, of
-    the styles the served recipe trains on: levels fitted on styles the served models were never taught would let
-    through labels they cannot judge."""
+    the nine styles every served recipe has trained on (RECIPE_STYLES): levels fitted on styles a served model was
+    never taught would let through labels it cannot judge."""
     images, labels, _ = handwriting_styles.check_set(
         HONEST_PER_STYLE, handwriting_styles.VALIDATION_STREAM, handwriting_styles.RECIPE_STYLES
     )
