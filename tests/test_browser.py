@@ -194,9 +194,15 @@ def test_upload_a_blank_picture_then_an_example_file_then_a_number(page, tmp_pat
     page.locator("#summary", has_text="seems to hold 4 digits: to read them all, use Read a number").wait_for()
 
 
+def open_why_they_differ(page) -> None:
+    """Open the section unless an earlier test on the shared page left it open: a click would close it."""
+    if not page.locator("#why_maps").is_visible():
+        page.locator("#why").get_by_text("Why they differ").first.click()
+
+
 def test_why_they_differ_follows_the_drawing_and_the_stress_controls(page):
     page.get_by_role("tab", name="Draw", exact=True).click()
-    page.locator("#why").get_by_text("Why they differ").first.click()
+    open_why_they_differ(page)
     page.get_by_role("button", name="Clear", exact=True).click()
     page.locator("#why_maps", has_text="Draw a digit").wait_for()  # the hint, not a map
     draw(page, SEVEN)
@@ -232,8 +238,7 @@ def test_the_stress_test_stays_true(page):
     """The picture and maps follow a control moved by keyboard; a typed value past the range stands at its end,
     without an error; picking a mistake resets the controls and brings its explanation into view."""
     page.get_by_role("tab", name="Draw", exact=True).click()
-    if not page.locator("#why_maps").is_visible():
-        page.locator("#why").get_by_text("Why they differ").first.click()
+    open_why_they_differ(page)
     page.get_by_role("button", name="Clear", exact=True).click()
     draw(page, SEVEN)
     expect_both_models_say(page, 7)
@@ -308,8 +313,7 @@ def test_clear_clears_the_digit_every_time(page):
     """Draw, clear, draw another digit: three times over, nothing of an earlier drawing stays on the canvas or in
     the answers ("Why they differ" open, so that its maps are checked too)."""
     page.get_by_role("tab", name="Draw", exact=True).click()
-    if not page.locator("#why_maps").is_visible():
-        page.locator("#why").get_by_text("Why they differ").first.click()
+    open_why_they_differ(page)
     page.locator("#sketchpad canvas").first.scroll_into_view_if_needed()
     clear = page.get_by_role("button", name="Clear", exact=True)
     for stroke, digit in [(SEVEN, 7), (ONE, 1), (SEVEN, 7)]:
@@ -385,8 +389,7 @@ def test_frantic_drawing_and_clearing_never_leaves_a_stale_answer(page):
     """Clear pressed while answers are on their way, strokes in quick succession, and tabs switched mid-request:
     the answers on screen are always for what is on the canvas, and no error is shown."""
     page.get_by_role("tab", name="Draw", exact=True).click()
-    if not page.locator("#why_maps").is_visible():
-        page.locator("#why").get_by_text("Why they differ").first.click()
+    open_why_they_differ(page)
     clear = page.locator("#sketchpad").get_by_role("button", name="Clear", exact=True)
     for stroke in (SEVEN, ONE, SEVEN, ONE, STAR):
         draw(page, stroke)
