@@ -52,9 +52,9 @@ from digit_studio.core import confidence, handwriting_styles, mnist_data, non_di
 # moving average of the weights, and that average is what gets saved. clean_epochs: more epochs after those, on the
 # images as they are (no augmentation), the learning rate falling from clean_learning_rate to zero.
 # outlier_epochs: then more epochs on the digits and on `outliers` drawings that are not digits (train_outliers);
-# outlier_style_digits: drawn digits added for those epochs, for a model whose own training has none.
+# outlier_style_digits: drawn digits added for those epochs, beside any the model's own training already has.
 # wider_styles=1: the drawn digits in every style of the handwriting check set, scans included
-# (handwriting_styles.training_digits(wider=True)); 0: the earlier mix of nine styles (RECIPE_STYLES).
+# (handwriting_styles.training_digits(wider=True)); 0: the earlier mix of nine styles (EARLIER_STYLES).
 CLEAN_LEARNING_RATE = 3e-4
 OUTLIER_EXPOSURE = {"outliers": 20000, "outlier_weight": 1.0, "outlier_epochs": 5, "outlier_learning_rate": 1e-3}
 RECIPES = {

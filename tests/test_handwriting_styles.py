@@ -107,9 +107,9 @@ def test_both_committed_models_read_small_scans_within_two_points_of_the_whole_p
         assert right[low].mean() >= right[full].mean() - 0.02, name
 
 
-def test_the_wider_mix_is_balanced_laid_out_as_mnist_and_not_the_recipes():
-    """The wider candidate's training drawings: balanced digits, laid out as MNIST (its scans included), unlike the
-    recipe's, and drawing the slashed 0 and long-tailed 9 shapes the recipe's mix has not."""
+def test_the_wider_mix_is_balanced_laid_out_as_mnist_and_not_the_nine_style_mix():
+    """The recipe's training drawings: balanced digits, laid out as MNIST (its scans included), unlike the earlier
+    nine-style mix's, and drawing the slashed 0 and long-tailed 9 shapes that mix has not."""
     images, labels = handwriting_styles.training_digits(300, seed=2, wider=True)
     assert np.bincount(labels).tolist() == [30] * 10
     for digit in images:

@@ -123,7 +123,7 @@ def long_tailed_nine(digit: int, rng: np.random.Generator) -> list:
 
 
 STYLE_SHAPES = {1: (flagged_one, footed_one), 4: (open_four,), 7: (crossed_seven,)}  # the nine-style mix's
-WIDER_SHAPES = {**STYLE_SHAPES, 0: (slashed_zero,), 9: (long_tailed_nine,)}  # and the wider candidate's
+WIDER_SHAPES = {**STYLE_SHAPES, 0: (slashed_zero,), 9: (long_tailed_nine,)}  # and the wider mix's, the recipe's
 
 
 def some_shape(shapes_of: dict, digit: int, rng: np.random.Generator):
@@ -169,7 +169,7 @@ STYLES[SCAN_TWINS[1]] = Style(ALL_DIGITS, any_shape, "pen", UPRIGHT, scan="low",
 # The styles only the wider mix, the recipe's, draws for training (training_digits(wider=True)); the earlier
 # nine-style mix (wider=False) draws the rest.
 WIDER_ONLY = ("0 with slash", "9 with long tail", "very heavy pen", *SCAN_TWINS)
-RECIPE_STYLES = tuple(name for name in STYLES if name not in WIDER_ONLY)
+EARLIER_STYLES = tuple(name for name in STYLES if name not in WIDER_ONLY)
 LOW_RESOLUTION = (8, 16)  # px, a scanned digit's height: small handwriting on a page scanned at 100-150 dpi
 
 
@@ -353,7 +353,7 @@ def training_digits(count: int, seed: int = 0, wider: bool = False) -> tuple[np.
     """`count` drawings for training, uint8 N x 28 x 28 (white on black, as MNIST) and int64 labels, in random
     order, on seeds no check drawing uses. Digits are balanced; each mixes the styles: the continental shape of
     1, 4 and 7 half the time, a pen 60% / marker 20% / hairline 20%, upright 50% / forward 25% / backward 25%.
-    wider: the candidate's mix instead (wider_drawing), every style of the check set."""
+    wider: the wider mix instead (wider_drawing), every style of the check set, as the recipe draws them."""
     if count < 0:
         raise ValueError(f"count must be 0 or more, got {count}")
     images = np.zeros((count, 28, 28), np.uint8)

@@ -158,10 +158,10 @@ def fallen(before: dict[int, float], after: dict[int, float], margin: float = GA
 
 def honest_digits() -> tuple[np.ndarray, np.ndarray]:
     """The honest held-out digits: handwriting_styles' validation drawings (N x 28 x 28 in [0, 1]) and labels, of
-    the nine styles every served recipe has trained on (RECIPE_STYLES): levels fitted on styles a served model was
+    the nine styles every served recipe has trained on (EARLIER_STYLES): levels fitted on styles a served model was
     never taught would let through labels it cannot judge."""
     images, labels, _ = handwriting_styles.check_set(
-        HONEST_PER_STYLE, handwriting_styles.VALIDATION_STREAM, handwriting_styles.RECIPE_STYLES
+        HONEST_PER_STYLE, handwriting_styles.VALIDATION_STREAM, handwriting_styles.EARLIER_STYLES
     )
     return images, labels
 
